@@ -1,0 +1,1 @@
+"""The conversation policy: pure, synchronous, clock-free. Nothing here does I/O."""

@@ -1,0 +1,115 @@
+"""Typed events in, typed actions out, and the frozen state of one call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from callbot.nlu.result import ParseResult
+
+
+# --- events: what happened on the line -------------------------------------------------
+@dataclass(frozen=True)
+class CallStarted:
+    pass
+
+
+@dataclass(frozen=True)
+class CallerSaid:
+    parse: ParseResult
+    asr_confidence: float | None = None  # mean word confidence, when speech recognition gives it
+
+
+@dataclass(frozen=True)
+class DtmfPressed:
+    digit: str
+
+
+@dataclass(frozen=True)
+class SilenceTimeout:
+    pass
+
+
+@dataclass(frozen=True)
+class SystemFailure:
+    """A part of the call path failed (STT, NLU, TTS, knowledge base…)."""
+
+    component: str
+
+
+Event = CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure
+
+
+# --- actions: what the bot does --------------------------------------------------------
+class TurnAction(StrEnum):
+    """The ``action`` field of ``callbot chat --script`` (the contract)."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    TRANSFER = "transfer"
+    HANGUP = "hangup"
+    REPROMPT = "reprompt"
+
+
+class TransferReason(StrEnum):
+    CALLER_ASKED = "caller_asked"
+    DTMF_ZERO = "dtmf_zero"
+    NOT_UNDERSTOOD = "not_understood"
+    OUT_OF_SCOPE = "out_of_scope"
+    TIME_LIMIT = "time_limit"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class Why:
+    """Why the bot said what it said: carried into the call log."""
+
+    intent: str | None = None
+    confidence: float | None = None
+    kb_entry: str | None = None
+    kb_revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Say:
+    text: str
+    action: TurnAction
+    why: Why = field(default_factory=Why)
+
+
+@dataclass(frozen=True)
+class Transfer:
+    reason: TransferReason
+
+
+@dataclass(frozen=True)
+class Hangup:
+    reason: str
+
+
+Action = Say | Transfer | Hangup
+
+
+# --- state -----------------------------------------------------------------------------
+class Expecting(StrEnum):
+    """What the bot's last question waits for."""
+
+    QUESTION = "question"
+    DETAILS = "details"  # "voulez-vous plus de détails ?"
+    ANYTHING_ELSE = "anything_else"
+    CLARIFICATION = "clarification"
+    TRANSFER_OFFER = "transfer_offer"
+
+
+@dataclass(frozen=True)
+class CallState:
+    started_at: datetime | None = None
+    ended: bool = False
+    expecting: Expecting = Expecting.QUESTION
+    topic: str | None = None  # last topic answered (for details)
+    candidates: tuple[str, ...] = ()  # topics named in a clarification
+    misunderstandings: int = 0  # in a row
+    silences: int = 0  # in a row
+    last_say: Say | None = None
+    answers_given: int = 0

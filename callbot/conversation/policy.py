@@ -1,0 +1,255 @@
+"""The conversation policy: ``decide(state, event, now, context) → (state, actions)``.
+
+Pure and synchronous: time comes in as ``now``, the knowledge base as a value. The same
+code serves the terminal chat, scenario files, WebSocket and SIP calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from callbot.conversation import prompts
+from callbot.conversation.model import (
+    Action,
+    CallerSaid,
+    CallStarted,
+    CallState,
+    DtmfPressed,
+    Event,
+    Expecting,
+    Hangup,
+    Say,
+    SilenceTimeout,
+    SystemFailure,
+    Transfer,
+    TransferReason,
+    TurnAction,
+    Why,
+)
+from callbot.kb.answers import answer_topic
+from callbot.kb.french import with_preposition
+from callbot.kb.hours import format_moment, is_open, next_opening
+from callbot.kb.model import KnowledgeBase
+from callbot.nlu.intents import NLU_FALLBACK, OUT_OF_SCOPE, is_topic
+from callbot.nlu.result import ParseResult
+
+#: A topic must reach this probability to be named in a clarification question.
+CANDIDATE_MIN_CONFIDENCE = 0.12
+#: Below this mean word confidence, a transcript is too shaky to answer from directly.
+ASR_MIN_CONFIDENCE = 0.5
+#: Transfer reasons after which the call goes on when nobody can take it.
+_CALLER_CHOICES = frozenset(
+    {TransferReason.CALLER_ASKED, TransferReason.DTMF_ZERO, TransferReason.OUT_OF_SCOPE}
+)
+
+Decision = tuple[CallState, list[Action]]
+
+
+@dataclass(frozen=True)
+class PolicyParams:
+    answer_threshold: float = 0.6
+    call_time_limit_sec: float = 600.0
+    max_misunderstandings: int = 2
+    max_silences: int = 2
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    kb: KnowledgeBase
+    params: PolicyParams = PolicyParams()
+
+
+def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) -> Decision:
+    """Everything the bot does in answer to one event."""
+    if state.ended:
+        return state, []
+    if isinstance(event, CallStarted):
+        greeting = prompts.GREETING.format(town=ctx.kb.town)
+        return _say(replace(state, started_at=now), greeting, TurnAction.ANSWER, Why())
+    elapsed = (now - state.started_at).total_seconds() if state.started_at else 0.0
+    if elapsed >= ctx.params.call_time_limit_sec:
+        return _transfer(state, TransferReason.TIME_LIMIT, now, ctx)
+    match event:
+        case SystemFailure():
+            return _transfer(state, TransferReason.FAILURE, now, ctx)
+        case SilenceTimeout():
+            return _on_silence(state, ctx)
+        case DtmfPressed(digit="0"):
+            return _transfer(state, TransferReason.DTMF_ZERO, now, ctx)
+        case DtmfPressed(digit="*"):
+            return _repeat(state)
+        case DtmfPressed():
+            return _say(state, prompts.DTMF_HELP, TurnAction.REPROMPT, Why())
+        case CallerSaid():
+            return _on_utterance(replace(state, silences=0), event, now, ctx)
+    return state, []
+
+
+def _say(state: CallState, text: str, action: TurnAction, why: Why,
+         expecting: Expecting | None = None) -> Decision:
+    say = Say(text, action, why)
+    new_state = replace(state, last_say=say, expecting=expecting or state.expecting)
+    return new_state, [say]
+
+
+def _end(state: CallState, text: str, reason: str, why: Why = Why()) -> Decision:
+    say = Say(text, TurnAction.HANGUP, why)
+    return replace(state, ended=True, last_say=say), [say, Hangup(reason)]
+
+
+def _why(parse: ParseResult, ctx: PolicyContext, topic: str | None = None) -> Why:
+    return Why(parse.intent.name, round(parse.intent.confidence, 4), topic,
+               ctx.kb.revision if topic else None)
+
+
+def _transfer(state: CallState, reason: TransferReason, now: datetime, ctx: PolicyContext,
+              why: Why = Why()) -> Decision:
+    """Hand over to the switchboard, or say when people are back if it is closed."""
+    switchboard = ctx.kb.switchboard_service
+    if is_open(switchboard, now):
+        text = {TransferReason.FAILURE: prompts.TRANSFER_AFTER_FAILURE,
+                TransferReason.TIME_LIMIT: prompts.TIME_LIMIT}.get(reason, prompts.TRANSFER)
+        say = Say(text, TurnAction.TRANSFER, why)
+        return replace(state, ended=True, last_say=say), [say, Transfer(reason)]
+    reopening = next_opening(switchboard, now)
+    closed = (prompts.CLOSED_NOW.format(reopening=format_moment(reopening, now),
+                                        phone=switchboard.phone)
+              if reopening else prompts.CLOSED_NO_REOPENING.format(phone=switchboard.phone))
+    if reason in _CALLER_CHOICES:
+        return _say(state, f"{closed} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why,
+                    Expecting.ANYTHING_ELSE)
+    return _end(state, f"{closed} {prompts.GOODBYE}", f"closed_{reason}", why)
+
+
+def _on_silence(state: CallState, ctx: PolicyContext) -> Decision:
+    state = replace(state, silences=state.silences + 1)
+    if state.silences >= ctx.params.max_silences:
+        return _end(state, prompts.SILENCE_GOODBYE, "silence")
+    return _say(state, prompts.SILENCE_REPROMPT, TurnAction.REPROMPT, Why())
+
+
+def _repeat(state: CallState) -> Decision:
+    last = state.last_say
+    if last is None:
+        return _say(state, prompts.NOTHING_TO_REPEAT, TurnAction.REPROMPT, Why())
+    text = last.text if last.text.startswith(prompts.REPEAT_PREFIX) else (
+        prompts.REPEAT_PREFIX + last.text)
+    return _say(state, text, last.action, last.why)
+
+
+def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
+            ctx: PolicyContext) -> Decision:
+    answer = answer_topic(ctx.kb, topic, now, parse.entity_value("service"),
+                          parse.entity_value("day"))
+    follow_up, expecting = ((prompts.OFFER_DETAILS, Expecting.DETAILS) if answer.details
+                            else (prompts.ANYTHING_ELSE, Expecting.ANYTHING_ELSE))
+    state = replace(state, topic=topic, candidates=(), misunderstandings=0,
+                    answers_given=state.answers_given + 1)
+    return _say(state, f"{answer.text} {follow_up}", TurnAction.ANSWER,
+                _why(parse, ctx, topic), expecting)
+
+
+def _confidence(event: CallerSaid, ctx: PolicyContext) -> float:
+    """NLU confidence, capped below the answering threshold when the transcript is shaky."""
+    confidence = event.parse.intent.confidence
+    if event.asr_confidence is not None and event.asr_confidence < ASR_MIN_CONFIDENCE:
+        confidence = min(confidence, ctx.params.answer_threshold * 0.99)
+    return confidence
+
+
+def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: datetime,
+                       ctx: PolicyContext) -> Decision | None:
+    """A yes/no to the bot's last question, or ``None`` when it is something else."""
+    why = _why(parse, ctx, state.topic)
+    yes, no = intent == "affirm", intent == "deny"
+    match state.expecting:
+        case Expecting.DETAILS if yes and state.topic:
+            details = answer_topic(ctx.kb, state.topic, now).details
+            return _say(state, f"{details} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why,
+                        Expecting.ANYTHING_ELSE)
+        case Expecting.DETAILS if no:
+            return _say(state, prompts.ANYTHING_ELSE, TurnAction.REPROMPT, why,
+                        Expecting.ANYTHING_ELSE)
+        case Expecting.ANYTHING_ELSE if yes:
+            return _say(state, prompts.LISTENING, TurnAction.REPROMPT, why, Expecting.QUESTION)
+        case Expecting.ANYTHING_ELSE if no:
+            return _end(state, prompts.GOODBYE, "caller_done", why)
+        case Expecting.TRANSFER_OFFER if yes:
+            return _transfer(state, TransferReason.OUT_OF_SCOPE, now, ctx, why)
+        case Expecting.TRANSFER_OFFER if no:
+            return _say(state, prompts.ANYTHING_ELSE, TurnAction.REPROMPT, why,
+                        Expecting.ANYTHING_ELSE)
+        case Expecting.CLARIFICATION if yes and len(state.candidates) == 1:
+            return _answer(state, state.candidates[0], parse, now, ctx)
+    return None
+
+
+def _clarification_choice(state: CallState, parse: ParseResult) -> str | None:
+    """The candidate topic the caller picked after 'vous parlez de X ou de Y ?'."""
+    if state.expecting != Expecting.CLARIFICATION:
+        return None
+    scores = {s.name: s.confidence for s in parse.intent_ranking}
+    best = max(state.candidates, key=lambda c: scores.get(c, 0.0), default=None)
+    if best and (parse.intent.name == best or scores.get(best, 0.0) >= CANDIDATE_MIN_CONFIDENCE
+                 and parse.intent.name in (*state.candidates, NLU_FALLBACK)):
+        return best
+    return None
+
+
+def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
+                  ctx: PolicyContext) -> Decision:
+    parse = event.parse
+    intent, confidence = parse.intent.name, _confidence(event, ctx)
+    why = _why(parse, ctx)
+    reply = _on_expected_reply(state, intent, parse, now, ctx)
+    if reply is not None:
+        return reply
+    chosen = _clarification_choice(state, parse)
+    if chosen:
+        return _answer(state, chosen, parse, now, ctx)
+    if is_topic(intent) and confidence >= ctx.params.answer_threshold:
+        return _answer(state, intent, parse, now, ctx)
+    match intent:
+        case "request_human":
+            return _transfer(state, TransferReason.CALLER_ASKED, now, ctx, why)
+        case "goodbye":
+            return _end(state, prompts.GOODBYE, "caller_goodbye", why)
+        case "thanks":
+            return _say(state, f"{prompts.THANKS_BACK} {prompts.ANYTHING_ELSE}",
+                        TurnAction.ANSWER, why, Expecting.ANYTHING_ELSE)
+        case "greet":
+            return _say(state, prompts.GREET_BACK, TurnAction.REPROMPT, why, Expecting.QUESTION)
+        case "repeat":
+            return _repeat(state)
+        case "affirm" | "deny":
+            return _say(state, prompts.LISTENING, TurnAction.REPROMPT, why, Expecting.QUESTION)
+        case _ if intent == OUT_OF_SCOPE:
+            if is_open(ctx.kb.switchboard_service, now):
+                return _say(state, prompts.OUT_OF_SCOPE, TurnAction.ANSWER, why,
+                            Expecting.TRANSFER_OFFER)
+            return _say(state, f"{prompts.OUT_OF_SCOPE_ONLY} {prompts.ANYTHING_ELSE}",
+                        TurnAction.ANSWER, why, Expecting.ANYTHING_ELSE)
+    return _misunderstood(state, parse, now, ctx)
+
+
+def _misunderstood(state: CallState, parse: ParseResult, now: datetime,
+                   ctx: PolicyContext) -> Decision:
+    """One clarification naming the likeliest topics, then a person."""
+    state = replace(state, misunderstandings=state.misunderstandings + 1)
+    why = _why(parse, ctx)
+    if state.misunderstandings >= ctx.params.max_misunderstandings:
+        return _transfer(state, TransferReason.NOT_UNDERSTOOD, now, ctx, why)
+    candidates = tuple(s.name for s in parse.intent_ranking
+                       if is_topic(s.name) and s.confidence >= CANDIDATE_MIN_CONFIDENCE)[:2]
+    labels = [ctx.kb.topics[c].label for c in candidates if c in ctx.kb.topics]
+    if len(labels) == 2:
+        text = prompts.CLARIFY_TWO.format(first=with_preposition("de", labels[0]),
+                                          second=with_preposition("de", labels[1]))
+    elif len(labels) == 1:
+        text = prompts.CLARIFY_ONE.format(first=labels[0])
+    else:
+        return _say(replace(state, candidates=()), prompts.NOT_UNDERSTOOD, TurnAction.CLARIFY,
+                    why, Expecting.QUESTION)
+    return _say(replace(state, candidates=candidates), text, TurnAction.CLARIFY, why,
+                Expecting.CLARIFICATION)

@@ -1,0 +1,117 @@
+"""One call's conversation: NLU + policy + state, driven by text and events.
+
+The only glue between the pure policy and the world: it owns the state, asks the clock
+and the NLU, and returns what the bot says. Chat, scenarios and audio calls all use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from loguru import logger
+
+from callbot.conversation.model import (
+    Action,
+    CallerSaid,
+    CallStarted,
+    CallState,
+    DtmfPressed,
+    Event,
+    Hangup,
+    Say,
+    SilenceTimeout,
+    SystemFailure,
+    Transfer,
+    TurnAction,
+)
+from callbot.conversation.policy import PolicyContext, PolicyParams, decide
+from callbot.kb.model import KnowledgeBase
+from callbot.nlu.result import ParseResult
+from callbot.nlu.text import clean_input
+
+
+@dataclass(frozen=True)
+class BotTurn:
+    """What the bot did in answer to one event."""
+
+    caller: str | None
+    says: tuple[Say, ...]
+    transfer: Transfer | None = None
+    hangup: Hangup | None = None
+    parse: ParseResult | None = None
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.says)
+
+    @property
+    def action(self) -> TurnAction:
+        if self.transfer:
+            return TurnAction.TRANSFER
+        if self.hangup:
+            return TurnAction.HANGUP
+        return self.says[-1].action if self.says else TurnAction.REPROMPT
+
+    def to_json(self) -> dict[str, Any]:
+        """The line ``callbot chat --script`` prints (the contract), plus the why."""
+        why = self.says[-1].why if self.says else None
+        return {
+            "caller": self.caller,
+            "bot": self.text,
+            "intent": self.parse.intent.name if self.parse else None,
+            "confidence": round(self.parse.intent.confidence, 4) if self.parse else None,
+            "action": str(self.action),
+            "kb_entry": why.kb_entry if why else None,
+            "kb_revision": why.kb_revision if why else None,
+            "transfer_reason": str(self.transfer.reason) if self.transfer else None,
+        }
+
+
+@dataclass
+class Conversation:
+    parse_text: Callable[[str], ParseResult]
+    knowledge_base: Callable[[], KnowledgeBase]
+    clock: Callable[[], datetime]
+    params: PolicyParams = field(default_factory=PolicyParams)
+    state: CallState = field(default_factory=CallState)
+
+    @property
+    def ended(self) -> bool:
+        return self.state.ended
+
+    def _run(self, event: Event, caller: str | None = None,
+             parse: ParseResult | None = None) -> BotTurn:
+        context = PolicyContext(self.knowledge_base(), self.params)
+        self.state, actions = decide(self.state, event, self.clock(), context)
+        return _turn(caller, actions, parse)
+
+    def start(self) -> BotTurn:
+        return self._run(CallStarted())
+
+    def hear(self, text: str, asr_confidence: float | None = None) -> BotTurn:
+        text = clean_input(text)
+        try:
+            parse = self.parse_text(text)
+        except Exception as exc:  # any NLU failure must end with a person, not dead air
+            logger.opt(exception=exc).error("NLU failed; handing the call to a person")
+            return self._run(SystemFailure("nlu"), text)
+        return self._run(CallerSaid(parse, asr_confidence), text, parse)
+
+    def dtmf(self, digit: str) -> BotTurn:
+        return self._run(DtmfPressed(digit), f"<dtmf {digit}>")
+
+    def silence(self) -> BotTurn:
+        return self._run(SilenceTimeout(), "<silence>")
+
+    def failure(self, component: str) -> BotTurn:
+        return self._run(SystemFailure(component))
+
+
+def _turn(caller: str | None, actions: list[Action], parse: ParseResult | None) -> BotTurn:
+    says = tuple(a for a in actions if isinstance(a, Say))
+    transfer = next((a for a in actions if isinstance(a, Transfer)), None)
+    hangup = next((a for a in actions if isinstance(a, Hangup)), None)
+    return BotTurn(caller, says, transfer, hangup, parse)

@@ -1,0 +1,1 @@
+"""Knowledge base: services, opening hours, answers, and text made speakable."""

@@ -1,0 +1,1 @@
+"""Natural-language understanding: Rasa-YAML data, embedded classifier, parse results."""

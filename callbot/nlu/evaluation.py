@@ -1,0 +1,127 @@
+"""Measuring an NLU: held-out questions and k-fold cross-validation of the training data.
+
+The figure a town hall cares most about is the *confident-wrong rate*: a wrong topic
+intent above the answering threshold, i.e. a confidently wrong answer to a caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+
+from callbot.nlu.intents import OUT_OF_SCOPE, is_topic
+from callbot.nlu.result import ParseResult
+from callbot.nlu.training_data import TrainingData
+
+
+@dataclass
+class EvalReport:
+    examples: int
+    in_scope: int
+    out_of_scope: int
+    accuracy: float  # in-scope questions whose intent is right
+    macro_f1: float
+    out_of_scope_recall: float  # out-of-scope questions not answered as a topic
+    confident_wrong_rate: float  # all questions answered with a wrong topic, confidently
+    parse_p50_ms: float
+    parse_p95_ms: float
+    confusions: list[tuple[str, str, int]] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["confusions"] = [list(c) for c in self.confusions]
+        return data
+
+
+def read_tsv(path: Path) -> list[tuple[str, str]]:
+    """Rows of (intent, utterance); a header row starting with 'intent' is skipped."""
+    rows = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if len(row) < 2 or row[0] == "intent" or row[0].startswith("#"):
+                continue
+            rows.append((row[0].strip(), row[1].strip()))
+    return rows
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]],
+             answer_threshold: float) -> EvalReport:
+    """Parse every row and score it against its gold intent."""
+    gold, predicted, latencies, errors = [], [], [], []
+    oos_total = oos_ok = confident_wrong = 0
+    for intent, text in rows:
+        started = time.perf_counter()
+        result = parse(text)
+        latencies.append((time.perf_counter() - started) * 1000)
+        name, confidence = result.intent.name, result.intent.confidence
+        answered_topic = is_topic(name) and confidence >= answer_threshold
+        gold.append(intent)
+        predicted.append(name)
+        if intent == OUT_OF_SCOPE:
+            oos_total += 1
+            oos_ok += not answered_topic
+        if answered_topic and name != intent:
+            confident_wrong += 1
+        if name != intent:
+            errors.append({"gold": intent, "predicted": name, "confidence": round(confidence, 3),
+                           "text": text})
+    in_scope = [(g, p) for g, p in zip(gold, predicted, strict=True) if g != OUT_OF_SCOPE]
+    total = len(gold)
+    return EvalReport(
+        examples=total,
+        in_scope=len(in_scope),
+        out_of_scope=oos_total,
+        accuracy=sum(g == p for g, p in in_scope) / len(in_scope) if in_scope else 0.0,
+        macro_f1=float(f1_score(gold, predicted, average="macro", labels=sorted(set(gold)),
+                                zero_division=0)) if gold else 0.0,
+        out_of_scope_recall=oos_ok / oos_total if oos_total else 1.0,
+        confident_wrong_rate=confident_wrong / total if total else 0.0,
+        parse_p50_ms=statistics.median(latencies) if latencies else 0.0,
+        parse_p95_ms=_percentile(latencies, 0.95),
+        confusions=[(g, p, n) for (g, p), n in Counter(
+            (g, p) for g, p in zip(gold, predicted, strict=True) if g != p).most_common(10)],
+        errors=errors,
+    )
+
+
+@dataclass
+class CrossValidation:
+    folds: int
+    accuracy: float
+    macro_f1: float
+
+
+def cross_validate(data: TrainingData, train: Callable[[TrainingData], object],
+                   folds: int = 5, seed: int = 7) -> CrossValidation:
+    """Stratified k-fold on the examples; ``train`` returns something with ``parse``."""
+    examples = data.examples
+    labels = [e.intent for e in examples]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    gold: list[str] = []
+    predicted: list[str] = []
+    for train_idx, test_idx in splitter.split(examples, labels):
+        fold_data = TrainingData(
+            examples=[examples[i] for i in train_idx], synonyms=data.synonyms,
+            lookups=data.lookups, regexes=data.regexes, fingerprint="cv",
+        )
+        nlu = train(fold_data)
+        for i in test_idx:
+            gold.append(labels[i])
+            predicted.append(nlu.parse(examples[i].text).intent.name)  # type: ignore[attr-defined]
+    accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
+    return CrossValidation(folds, accuracy, float(f1_score(gold, predicted, average="macro",
+                                                           zero_division=0)))
