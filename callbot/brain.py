@@ -25,9 +25,12 @@ class Brain:
     def load(cls, settings: Settings) -> Brain:
         """Load everything; raises ``DataError`` when the data or knowledge base is invalid."""
         kb = LiveKnowledgeBase(settings.knowledge_base_path)
-        nlu = load_embedded_nlu(settings.data_dir, settings.nlu.cache_dir,
-                                settings.nlu.fallback_threshold)
-        return cls(settings, nlu, kb)
+        return cls(settings, cls.load_nlu(settings), kb)
+
+    @staticmethod
+    def load_nlu(settings: Settings) -> EmbeddedNLU:
+        return load_embedded_nlu(settings.data_dir, settings.nlu.cache_dir,
+                                 settings.nlu.fallback_threshold)
 
     def policy_params(self) -> PolicyParams:
         policy = self.settings.policy

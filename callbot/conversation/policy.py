@@ -44,6 +44,7 @@ _CALLER_CHOICES = frozenset(
 )
 
 Decision = tuple[CallState, list[Action]]
+_NO_WHY = Why()
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _say(state: CallState, text: str, action: TurnAction, why: Why,
     return new_state, [say]
 
 
-def _end(state: CallState, text: str, reason: str, why: Why = Why()) -> Decision:
+def _end(state: CallState, text: str, reason: str, why: Why = _NO_WHY) -> Decision:
     say = Say(text, TurnAction.HANGUP, why)
     return replace(state, ended=True, last_say=say), [say, Hangup(reason)]
 
@@ -104,7 +105,7 @@ def _why(parse: ParseResult, ctx: PolicyContext, topic: str | None = None) -> Wh
 
 
 def _transfer(state: CallState, reason: TransferReason, now: datetime, ctx: PolicyContext,
-              why: Why = Why()) -> Decision:
+              why: Why = _NO_WHY) -> Decision:
     """Hand over to the switchboard, or say when people are back if it is closed."""
     switchboard = ctx.kb.switchboard_service
     if is_open(switchboard, now):
@@ -247,7 +248,7 @@ def _misunderstood(state: CallState, parse: ParseResult, now: datetime,
         text = prompts.CLARIFY_TWO.format(first=with_preposition("de", labels[0]),
                                           second=with_preposition("de", labels[1]))
     elif len(labels) == 1:
-        text = prompts.CLARIFY_ONE.format(first=labels[0])
+        text = prompts.CLARIFY_ONE.format(first=with_preposition("de", labels[0]))
     else:
         return _say(replace(state, candidates=()), prompts.NOT_UNDERSTOOD, TurnAction.CLARIFY,
                     why, Expecting.QUESTION)

@@ -17,7 +17,7 @@ REPEAT_PREFIX = "Je répète : "
 NOTHING_TO_REPEAT = "Je n'ai encore rien dit d'important. Quelle est votre question ?"
 NOT_UNDERSTOOD = "Je n'ai pas bien compris. Pouvez-vous reformuler votre question en quelques mots ?"
 CLARIFY_TWO = "Vous parlez {first} ou {second} ?"  # names come with their "de"
-CLARIFY_ONE = "Vous parlez de {first}, c'est bien cela ?"
+CLARIFY_ONE = "Vous parlez {first}, c'est bien cela ?"
 OUT_OF_SCOPE = (
     "Je ne peux pas vous renseigner sur ce sujet, qui ne relève pas de la mairie. "
     "Voulez-vous parler à une personne de l'accueil ?"

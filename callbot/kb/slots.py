@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+from callbot.kb.french import with_preposition
 from callbot.kb.hours import (
     closing_time,
     format_day,
@@ -15,7 +16,6 @@ from callbot.kb.hours import (
     is_open,
     next_opening,
 )
-from callbot.kb.french import with_preposition
 from callbot.kb.model import KnowledgeBase, Service
 
 SLOT_PATTERN = re.compile(r"\{(\w+)(?::(\w+))?\}")

@@ -38,9 +38,9 @@ def build_classifier(params: EmbeddedNluParams) -> Pipeline:
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
-                                      token_pattern=r"(?u)\b\w[\w']*")),
+                                      token_pattern=r"(?u)\b\w[\w']*", dtype=np.float32)),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True,
-                                      min_df=1)),
+                                      dtype=np.float32)),
         ]
     )
     model = LogisticRegression(C=params.regularisation_c, max_iter=2000)

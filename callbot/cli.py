@@ -1,0 +1,236 @@
+"""``callbot …`` subcommands: chat, nlu, kb, scenarios, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from loguru import logger
+
+from callbot.config import Settings, load_settings
+from callbot.problems import DataError
+
+EXIT_DATA_ERROR = 2
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False), flush=True)
+
+
+def _fixed_clock(now: str | None) -> Callable[[], datetime] | None:
+    if not now:
+        return None
+    moment = datetime.fromisoformat(now).replace(tzinfo=None)
+    return lambda: moment
+
+
+def _read_lines(stream: Iterable[bytes]) -> Iterable[str]:
+    """Input lines decoded as UTF-8; undecodable bytes are replaced, never fatal."""
+    for raw in stream:
+        yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.brain import Brain
+
+    brain = Brain.load(settings)
+    conversation = brain.conversation(_fixed_clock(args.now))
+    greeting = conversation.start()
+    if args.script:
+        with (open(0, "rb", closefd=False) if args.script == "-"  # noqa: SIM115
+              else Path(args.script).open("rb")) as source:
+            for line in _read_lines(source):
+                if not line.strip():
+                    continue
+                if conversation.ended:
+                    break
+                _print_json(conversation.hear(line).to_json())
+        return 0
+    print(f"bot> {greeting.text}")
+    while not conversation.ended:
+        try:
+            line = input("vous> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            break
+        if line.strip() in {"0", "*"} or (line.strip().isdigit() and len(line.strip()) == 1):
+            turn = conversation.dtmf(line.strip())
+        elif not line.strip():
+            turn = conversation.silence()
+        else:
+            turn = conversation.hear(line)
+        print(f"bot> {turn.text}")
+        if args.verbose:
+            print(f"     {json.dumps(turn.to_json(), ensure_ascii=False)}")
+        if turn.transfer:
+            print(f"     [transfert vers le standard : {turn.transfer.reason}]")
+    return 0
+
+
+def cmd_nlu_parse(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.brain import Brain
+
+    nlu = Brain.load_nlu(settings)
+    if args.batch:
+        for line in _read_lines(sys.stdin.buffer):
+            _print_json(nlu.parse(line).to_dict())
+        return 0
+    if not args.text:
+        print("callbot nlu parse: give TEXT or --batch", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    _print_json(nlu.parse(" ".join(args.text)).to_dict())
+    return 0
+
+
+def cmd_nlu_train(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
+    from callbot.nlu.training_data import load_training_data
+
+    data = load_training_data(settings.data_dir)
+    for warning in data.warnings:
+        print(warning, file=sys.stderr)
+    params = EmbeddedNluParams(fallback_threshold=settings.nlu.fallback_threshold)
+    nlu = EmbeddedNLU.train(data, params) if args.force else EmbeddedNLU.load_or_train(
+        data, settings.nlu.cache_dir, params)
+    _print_json({"examples": len(data.examples), "intents": len(data.intents),
+                 "train_seconds": round(nlu.train_seconds, 3), "fingerprint": data.fingerprint})
+    return 0
+
+
+def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.brain import Brain
+    from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
+    from callbot.nlu.evaluation import cross_validate, evaluate, read_tsv
+    from callbot.nlu.training_data import load_training_data
+
+    nlu = Brain.load_nlu(settings)
+    threshold = settings.nlu.answer_threshold
+    figures: dict[str, object] = {}
+    for path in args.files:
+        report = evaluate(nlu.parse, read_tsv(Path(path)), threshold)
+        print(f"== {path}: {report.examples} questions ({report.out_of_scope} out of scope)")
+        print(f"in-scope accuracy     {report.accuracy:7.1%}")
+        print(f"macro-F1              {report.macro_f1:7.3f}")
+        print(f"out-of-scope recall   {report.out_of_scope_recall:7.1%}")
+        print(f"confident-wrong rate  {report.confident_wrong_rate:7.1%}  (threshold {threshold})")
+        print(f"parse p50 / p95       {report.parse_p50_ms:.2f} / {report.parse_p95_ms:.2f} ms")
+        for gold, predicted, count in report.confusions:
+            print(f"  confused {gold} → {predicted} ×{count}")
+        if args.verbose:
+            for error in report.errors:
+                print(f"  ✗ {error}")
+        figures[path] = {k: v for k, v in report.to_dict().items() if k != "errors"}
+    if args.folds:
+        data = load_training_data(settings.data_dir)
+        params = EmbeddedNluParams(fallback_threshold=settings.nlu.fallback_threshold)
+        cv = cross_validate(data, lambda d: EmbeddedNLU.train(d, params), folds=args.folds)
+        print(f"== {cv.folds}-fold cross-validation on {settings.data_dir}: "
+              f"accuracy {cv.accuracy:.1%} ({cv.accuracy_after_fallback:.1%} above the fallback "
+              f"threshold), macro-F1 {cv.macro_f1:.3f}")
+        figures["cross_validation"] = asdict(cv)
+    _print_json(figures)
+    return 0
+
+
+def cmd_kb_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.kb.loader import load_knowledge_base
+
+    path = Path(args.path) if args.path else settings.knowledge_base_path
+    kb = load_knowledge_base(path)
+    print(f"{path}: OK — {len(kb.services)} services, {len(kb.topics)} topics, "
+          f"revision {kb.revision}")
+    return 0
+
+
+def cmd_scenarios_run(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.brain import Brain
+    from callbot.scenarios import load_scenarios, run_scenario
+
+    brain = Brain.load(settings)
+    scenarios = load_scenarios(Path(args.path))
+    failures = 0
+    for scenario in scenarios:
+        result = run_scenario(brain, scenario)
+        print(f"{'PASS' if result.passed else 'FAIL'}  {scenario.name}  ({scenario.source})")
+        for failure in result.failures:
+            print(f"      {failure}")
+        failures += not result.passed
+    print(f"{len(scenarios) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def cmd_bench_nlu(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.bench import bench_nlu
+
+    _print_json(bench_nlu(settings, args.repeat))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callbot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
+    chat.add_argument("--script", help="file of caller lines ('-' for stdin); prints JSON lines")
+    chat.add_argument("--now", help='fix the clock, e.g. "2026-12-05T10:30"')
+    chat.set_defaults(func=cmd_chat)
+
+    nlu = sub.add_parser("nlu", help="train, parse, evaluate the embedded NLU").add_subparsers(
+        dest="nlu_command", required=True)
+    parse = nlu.add_parser("parse", help="parse text (Rasa's JSON shape)")
+    parse.add_argument("text", nargs="*")
+    parse.add_argument("--batch", action="store_true", help="one utterance per stdin line")
+    parse.set_defaults(func=cmd_nlu_parse)
+    train = nlu.add_parser("train", help="train and cache the model")
+    train.add_argument("--force", action="store_true", help="ignore the cache")
+    train.set_defaults(func=cmd_nlu_train)
+    evaluation = nlu.add_parser("eval", help="accuracy, F1, out-of-scope, confident-wrong")
+    evaluation.add_argument("files", nargs="*", help="TSV files: intent<TAB>utterance")
+    evaluation.add_argument("--folds", type=int, default=5, help="k-fold CV (0 to skip)")
+    evaluation.set_defaults(func=cmd_nlu_eval)
+
+    kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(
+        dest="kb_command", required=True)
+    validate = kb.add_parser("validate", help="report every problem with file and line")
+    validate.add_argument("path", nargs="?")
+    validate.set_defaults(func=cmd_kb_validate)
+
+    scenarios = sub.add_parser("scenarios", help="conversation scenarios").add_subparsers(
+        dest="scenarios_command", required=True)
+    run = scenarios.add_parser("run", help="run scenario files, report pass/fail")
+    run.add_argument("path", nargs="?", default="scenarios")
+    run.set_defaults(func=cmd_scenarios_run)
+
+    bench = sub.add_parser("bench", help="benchmarks printing a final JSON line").add_subparsers(
+        dest="bench_command", required=True)
+    bench_nlu_parser = bench.add_parser("nlu", help="training time, parse latency, memory")
+    bench_nlu_parser.add_argument("--repeat", type=int, default=3)
+    bench_nlu_parser.set_defaults(func=cmd_bench_nlu)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logger.remove()
+    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    try:
+        settings = load_settings()
+        return args.func(args, settings)
+    except DataError as exc:
+        print(f"callbot: {len(exc.problems)} problem(s) found:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    except (OSError, ValueError) as exc:
+        print(f"callbot: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Conversation scenarios in YAML: caller turns and what the bot must do, run without audio.
+
+```yaml
+scenarios:
+  - name: carte d'identité puis au revoir
+    now: "2026-12-01T10:30"            # fixed clock (local time of the town)
+    turns:
+      - caller: je voudrais refaire ma carte d'identité
+        expect: {intent: id_card_passport, action: answer, says: rendez-vous}
+      - dtmf: "0"                      # or: silence: true / wait_sec: 700 (moves the clock)
+        expect: {action: transfer, transfer: dtmf_zero}
+```
+``expect`` keys: ``intent``, ``action``, ``topic`` (knowledge-base entry), ``says`` (text or
+list of texts the answer must contain, accents and case ignored), ``not_says``, ``transfer``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from callbot.brain import Brain
+from callbot.conversation.session import BotTurn
+from callbot.nlu.text import fold
+from callbot.problems import DataError, Problem
+from callbot.yaml_lines import LineDict, load_yaml
+
+_EXPECT_KEYS = frozenset({"intent", "action", "topic", "says", "not_says", "transfer"})
+_TURN_KEYS = frozenset({"caller", "dtmf", "silence", "wait_sec", "expect"})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    now: datetime
+    turns: tuple[dict[str, Any], ...]
+    source: str
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    failures: list[str] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def _scenario_files(path: Path) -> list[Path]:
+    return [path] if path.is_file() else sorted([*path.glob("*.yml"), *path.glob("*.yaml")])
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """Read and check every scenario file; raise ``DataError`` listing all problems."""
+    scenarios, problems = [], []
+    files = _scenario_files(path)
+    if not files:
+        raise DataError([Problem(str(path), 0, "no scenario files found")])
+    for file in files:
+        try:
+            document = load_yaml(file)
+        except DataError as exc:
+            problems.extend(exc.problems)
+            continue
+        items = document.get("scenarios") if isinstance(document, dict) else None
+        if not isinstance(items, list):
+            problems.append(Problem(str(file), 1, "expected a top-level 'scenarios:' list"))
+            continue
+        for item in items:
+            scenario = _read_scenario(item, file, problems)
+            if scenario:
+                scenarios.append(scenario)
+    if problems:
+        raise DataError(problems)
+    return scenarios
+
+
+def _read_scenario(item: object, file: Path, problems: list[Problem]) -> Scenario | None:
+    if not isinstance(item, LineDict) or not isinstance(item.get("turns"), list):
+        problems.append(Problem(str(file), getattr(item, "line", 0), "a scenario needs 'turns:'"))
+        return None
+    try:
+        now = datetime.fromisoformat(str(item.get("now", "2026-12-01T10:00")))
+    except ValueError:
+        problems.append(Problem(str(file), item.line_of("now"), "'now' must be like 2026-12-01T10:30"))
+        return None
+    for turn in item["turns"]:
+        line = getattr(turn, "line", item.line)
+        if not isinstance(turn, dict) or not _TURN_KEYS.issuperset(turn):
+            problems.append(Problem(str(file), line, f"turn keys must be among {sorted(_TURN_KEYS)}"))
+        elif not _EXPECT_KEYS.issuperset(turn.get("expect") or {}):
+            problems.append(Problem(str(file), line, f"expect keys must be among {sorted(_EXPECT_KEYS)}"))
+    return Scenario(str(item.get("name", f"line {item.line}")), now, tuple(item["turns"]),
+                    f"{file}:{item.line}")
+
+
+def _check(turn: BotTurn, expect: dict[str, Any]) -> list[str]:
+    failures = []
+    got = turn.to_json()
+    for key, field_name in (("intent", "intent"), ("action", "action"), ("topic", "kb_entry"),
+                            ("transfer", "transfer_reason")):
+        if key in expect and str(expect[key]) != str(got[field_name]):
+            failures.append(f"{key}: expected {expect[key]!r}, got {got[field_name]!r}")
+    spoken = fold(turn.text)
+    for wanted in _as_list(expect.get("says")):
+        if fold(str(wanted)) not in spoken:
+            failures.append(f"bot should say {wanted!r}: {turn.text!r}")
+    for unwanted in _as_list(expect.get("not_says")):
+        if fold(str(unwanted)) in spoken:
+            failures.append(f"bot should not say {unwanted!r}: {turn.text!r}")
+    return failures
+
+
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def run_scenario(brain: Brain, scenario: Scenario) -> ScenarioResult:
+    """Play one scenario against a fresh conversation with a controllable clock."""
+    clock = {"now": scenario.now}
+    conversation = brain.conversation(lambda: clock["now"])
+    conversation.start()
+    result = ScenarioResult(scenario)
+    for index, turn in enumerate(scenario.turns, start=1):
+        clock["now"] += timedelta(seconds=float(turn.get("wait_sec", 0)))
+        if conversation.ended:
+            result.failures.append(f"turn {index}: the call had already ended")
+            break
+        if "caller" in turn:
+            bot = conversation.hear(str(turn["caller"]))
+        elif "dtmf" in turn:
+            bot = conversation.dtmf(str(turn["dtmf"]))
+        else:
+            bot = conversation.silence()
+        result.transcript.append(bot.to_json())
+        result.failures.extend(f"turn {index}: {f}" for f in _check(bot, turn.get("expect") or {}))
+        clock["now"] += timedelta(seconds=10)  # a turn takes time on the phone
+    return result

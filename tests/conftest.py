@@ -1,0 +1,52 @@
+"""Shared fixtures: the real data, a trained embedded NLU, the real knowledge base."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from callbot.brain import Brain
+from callbot.config import REPO_ROOT, Settings
+from callbot.kb.loader import load_knowledge_base
+from callbot.kb.model import KnowledgeBase
+from callbot.nlu.embedded import EmbeddedNLU
+from callbot.nlu.training_data import TrainingData, load_training_data
+
+DATA_DIR = REPO_ROOT / "nlu_data"
+SHARED = REPO_ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def training_data() -> TrainingData:
+    return load_training_data(DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nlu-cache")
+
+
+@pytest.fixture(scope="session")
+def settings(nlu_cache: Path) -> Settings:
+    return Settings(data_dir=DATA_DIR, nlu={"cache_dir": nlu_cache})
+
+
+@pytest.fixture(scope="session")
+def brain(settings: Settings) -> Brain:
+    return Brain.load(settings)
+
+
+@pytest.fixture(scope="session")
+def nlu(brain: Brain) -> EmbeddedNLU:
+    return brain.nlu
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge_base(DATA_DIR / "kb.yml")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
