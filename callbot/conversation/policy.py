@@ -36,6 +36,10 @@ from callbot.nlu.result import ParseResult
 
 #: A topic must reach this probability to be named in a clarification question.
 CANDIDATE_MIN_CONFIDENCE = 0.12
+#: A yes/no worded with other words ("oui merci") still counts above this probability.
+YES_NO_MIN_CONFIDENCE = 0.2
+#: Dialogue intents that end or replay something need this much confidence.
+_CAREFUL_INTENTS = frozenset({"goodbye", "repeat"})
 #: Below this mean word confidence, a transcript is too shaky to answer from directly.
 ASR_MIN_CONFIDENCE = 0.5
 #: Transfer reasons after which the call goes on when nobody can take it.
@@ -142,7 +146,7 @@ def _repeat(state: CallState) -> Decision:
 def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
             ctx: PolicyContext) -> Decision:
     answer = answer_topic(ctx.kb, topic, now, parse.entity_value("service"),
-                          parse.entity_value("day"))
+                          parse.entity_value("day"), parse.text)
     follow_up, expecting = ((prompts.OFFER_DETAILS, Expecting.DETAILS) if answer.details
                             else (prompts.ANYTHING_ELSE, Expecting.ANYTHING_ELSE))
     state = replace(state, topic=topic, candidates=(), misunderstandings=0,
@@ -163,7 +167,7 @@ def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: d
                        ctx: PolicyContext) -> Decision | None:
     """A yes/no to the bot's last question, or ``None`` when it is something else."""
     why = _why(parse, ctx, state.topic)
-    yes, no = intent == "affirm", intent == "deny"
+    yes, no = _means(parse, "affirm"), _means(parse, "deny")
     match state.expecting:
         case Expecting.DETAILS if yes and state.topic:
             details = answer_topic(ctx.kb, state.topic, now).details
@@ -184,6 +188,16 @@ def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: d
         case Expecting.CLARIFICATION if yes and len(state.candidates) == 1:
             return _answer(state, state.candidates[0], parse, now, ctx)
     return None
+
+
+def _means(parse: ParseResult, dialogue_intent: str) -> bool:
+    """Yes (or no) even when worded with thanks: "oui je veux bien merci"."""
+    if parse.intent.name == dialogue_intent:
+        return True
+    if is_topic(parse.intent.name):
+        return False
+    score = next((s.confidence for s in parse.intent_ranking if s.name == dialogue_intent), 0.0)
+    return score >= YES_NO_MIN_CONFIDENCE
 
 
 def _clarification_choice(state: CallState, parse: ParseResult) -> str | None:
@@ -211,6 +225,8 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
         return _answer(state, chosen, parse, now, ctx)
     if is_topic(intent) and confidence >= ctx.params.answer_threshold:
         return _answer(state, intent, parse, now, ctx)
+    if intent in _CAREFUL_INTENTS and confidence < ctx.params.answer_threshold:
+        return _misunderstood(state, parse, now, ctx)
     match intent:
         case "request_human":
             return _transfer(state, TransferReason.CALLER_ASKED, now, ctx, why)
