@@ -212,7 +212,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench_nlu_parser = bench.add_parser("nlu", help="training time, parse latency, memory")
     bench_nlu_parser.add_argument("--repeat", type=int, default=3)
     bench_nlu_parser.set_defaults(func=cmd_bench_nlu)
+    for register in _extension_registrars():
+        register(sub, bench)
     return parser
+
+
+#: Modules that add their own subcommands: ``register(subparsers, bench_subparsers)``.
+#: Each keeps heavy imports inside its command functions so ``callbot --help`` stays fast.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def _extension_registrars() -> list[Callable[..., None]]:
+    import importlib
+
+    return [importlib.import_module(name).register for name in EXTENSIONS]
 
 
 def main(argv: list[str] | None = None) -> int:

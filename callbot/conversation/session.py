@@ -6,6 +6,7 @@ and the NLU, and returns what the bot says. Chat, scenarios and audio calls all 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +14,14 @@ from typing import Any
 
 from loguru import logger
 
+from callbot.conversation.call_events import (
+    CallClosed,
+    CallEvent,
+    CallEventSink,
+    CallOpened,
+    CallOutcome,
+    TurnTaken,
+)
 from callbot.conversation.model import (
     Action,
     CallerSaid,
@@ -72,24 +81,58 @@ class BotTurn:
 
 @dataclass
 class Conversation:
+    """Drives the policy for one call and reports every step as a typed ``CallEvent``."""
+
     parse_text: Callable[[str], ParseResult]
     knowledge_base: Callable[[], KnowledgeBase]
     clock: Callable[[], datetime]
     params: PolicyParams = field(default_factory=PolicyParams)
     state: CallState = field(default_factory=CallState)
+    call_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    channel: str = "chat"
+    caller_id: str | None = None
+    sinks: list[CallEventSink] = field(default_factory=list)
+    outcome: CallOutcome | None = None
 
     @property
     def ended(self) -> bool:
         return self.state.ended
 
+    def _emit(self, event: CallEvent) -> None:
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception as exc:  # a broken log must never break the call
+                logger.opt(exception=exc).error(f"call event sink failed on {type(event).__name__}")
+
     def _run(self, event: Event, caller: str | None = None,
              parse: ParseResult | None = None) -> BotTurn:
         context = PolicyContext(self.knowledge_base(), self.params)
         self.state, actions = decide(self.state, event, self.clock(), context)
-        return _turn(caller, actions, parse)
+        turn = _turn(caller, actions, parse)
+        if turn.says or turn.transfer or turn.hangup:
+            self._emit(TurnTaken(self.call_id, self.clock(), turn))
+        if self.state.ended and self.outcome is None:
+            failed = isinstance(event, SystemFailure)
+            outcome = (CallOutcome.ERROR if failed and not turn.transfer else
+                       CallOutcome.TRANSFERRED if turn.transfer else
+                       CallOutcome.ABANDONED if turn.hangup and turn.hangup.reason == "silence"
+                       else CallOutcome.RESOLVED)
+            self.close(outcome, str(turn.transfer.reason) if turn.transfer else None,
+                       turn.hangup.reason if turn.hangup else "")
+        return turn
 
     def start(self) -> BotTurn:
+        self._emit(CallOpened(self.call_id, self.clock(), self.channel, self.caller_id))
         return self._run(CallStarted())
+
+    def close(self, outcome: CallOutcome, transfer_reason: str | None = None,
+              detail: str = "") -> None:
+        """End the call record once (the caller hung up, the bot ended it, or a failure)."""
+        if self.outcome is not None:
+            return
+        self.outcome = outcome
+        self._emit(CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail))
 
     def hear(self, text: str, asr_confidence: float | None = None) -> BotTurn:
         text = clean_input(text)

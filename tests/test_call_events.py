@@ -1,0 +1,53 @@
+"""The conversation reports every call as typed events, and a broken sink never breaks it."""
+
+from __future__ import annotations
+
+from callbot.brain import Brain
+from callbot.conversation.call_events import (
+    CallClosed,
+    CallEvent,
+    CallOpened,
+    CallOutcome,
+    TurnTaken,
+)
+from tests.conftest import at
+
+
+def _conversation(brain: Brain, events: list[CallEvent]):  # noqa: ANN202
+    conversation = brain.conversation(lambda: at("2026-12-01T10:30"))
+    conversation.sinks.append(events.append)
+    return conversation
+
+
+def test_a_transferred_call_is_opened_turned_and_closed(brain: Brain) -> None:
+    events: list[CallEvent] = []
+    conversation = _conversation(brain, events)
+    conversation.start()
+    conversation.hear("je voudrais parler à quelqu'un s'il vous plaît")
+    kinds = [type(e) for e in events]
+    assert kinds == [CallOpened, TurnTaken, TurnTaken, CallClosed]
+    closed = events[-1]
+    assert isinstance(closed, CallClosed) and closed.outcome is CallOutcome.TRANSFERRED
+    assert closed.transfer_reason == "caller_asked"
+    assert {e.call_id for e in events} == {conversation.call_id}
+
+
+def test_caller_hanging_up_is_abandoned_once(brain: Brain) -> None:
+    events: list[CallEvent] = []
+    conversation = _conversation(brain, events)
+    conversation.start()
+    conversation.close(CallOutcome.ABANDONED)
+    conversation.close(CallOutcome.RESOLVED)
+    assert [e.outcome for e in events if isinstance(e, CallClosed)] == [CallOutcome.ABANDONED]
+
+
+def test_failing_sink_does_not_break_the_call(brain: Brain) -> None:
+    events: list[CallEvent] = []
+    conversation = _conversation(brain, events)
+
+    def broken(event: CallEvent) -> None:
+        raise RuntimeError("database went away")
+
+    conversation.sinks.insert(0, broken)
+    greeting = conversation.start()
+    assert "assistant automatique" in greeting.text and len(events) == 2
