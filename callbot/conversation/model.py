@@ -38,7 +38,12 @@ class SystemFailure:
     component: str
 
 
-Event = CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure
+@dataclass(frozen=True)
+class Tick:
+    """Time passed with nothing said: lets the policy enforce the call time limit."""
+
+
+Event = CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure | Tick
 
 
 # --- actions: what the bot does --------------------------------------------------------

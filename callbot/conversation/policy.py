@@ -22,6 +22,7 @@ from callbot.conversation.model import (
     Say,
     SilenceTimeout,
     SystemFailure,
+    Tick,
     Transfer,
     TransferReason,
     TurnAction,
@@ -76,6 +77,8 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
     if elapsed >= ctx.params.call_time_limit_sec:
         return _transfer(state, TransferReason.TIME_LIMIT, now, ctx)
     match event:
+        case Tick():
+            return state, []
         case SystemFailure():
             return _transfer(state, TransferReason.FAILURE, now, ctx)
         case SilenceTimeout():

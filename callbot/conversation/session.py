@@ -6,6 +6,7 @@ and the NLU, and returns what the bot says. Chat, scenarios and audio calls all 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from callbot.conversation.model import (
     Say,
     SilenceTimeout,
     SystemFailure,
+    Tick,
     Transfer,
     TurnAction,
 )
@@ -106,12 +108,13 @@ class Conversation:
                 logger.opt(exception=exc).error(f"call event sink failed on {type(event).__name__}")
 
     def _run(self, event: Event, caller: str | None = None,
-             parse: ParseResult | None = None) -> BotTurn:
+             parse: ParseResult | None = None,
+             latencies_ms: dict[str, float] | None = None) -> BotTurn:
         context = PolicyContext(self.knowledge_base(), self.params)
         self.state, actions = decide(self.state, event, self.clock(), context)
         turn = _turn(caller, actions, parse)
         if turn.says or turn.transfer or turn.hangup:
-            self._emit(TurnTaken(self.call_id, self.clock(), turn))
+            self._emit(TurnTaken(self.call_id, self.clock(), turn, latencies_ms or {}))
         if self.state.ended and self.outcome is None:
             failed = isinstance(event, SystemFailure)
             outcome = (CallOutcome.ERROR if failed and not turn.transfer else
@@ -134,14 +137,18 @@ class Conversation:
         self.outcome = outcome
         self._emit(CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail))
 
-    def hear(self, text: str, asr_confidence: float | None = None) -> BotTurn:
+    def hear(self, text: str, asr_confidence: float | None = None,
+             latencies_ms: dict[str, float] | None = None) -> BotTurn:
         text = clean_input(text)
+        latencies = dict(latencies_ms or {})
+        started = time.perf_counter()
         try:
             parse = self.parse_text(text)
         except Exception as exc:  # any NLU failure must end with a person, not dead air
             logger.opt(exception=exc).error("NLU failed; handing the call to a person")
             return self._run(SystemFailure("nlu"), text)
-        return self._run(CallerSaid(parse, asr_confidence), text, parse)
+        latencies["nlu"] = round((time.perf_counter() - started) * 1000, 2)
+        return self._run(CallerSaid(parse, asr_confidence), text, parse, latencies)
 
     def dtmf(self, digit: str) -> BotTurn:
         return self._run(DtmfPressed(digit), f"<dtmf {digit}>")
@@ -151,6 +158,10 @@ class Conversation:
 
     def failure(self, component: str) -> BotTurn:
         return self._run(SystemFailure(component))
+
+    def tick(self) -> BotTurn:
+        """Called about once a second by the audio layer: enforces the call time limit."""
+        return self._run(Tick())
 
 
 def _turn(caller: str | None, actions: list[Action], parse: ParseResult | None) -> BotTurn:

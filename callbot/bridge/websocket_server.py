@@ -1,0 +1,129 @@
+"""WebSocket bridges on aiohttp: Asterisk chan_websocket (``/asterisk``) and the generic
+protocol (``/call``). Many calls at once, each its own pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiohttp import WSMsgType, web
+from loguru import logger
+
+from callbot.bridge.chan_websocket_wire import ControlError, ControlEvent
+from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, outgoing
+from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
+from callbot.pipeline.call import CallInfo, VoiceStack, run_call
+
+HANDSHAKE_TIMEOUT_SEC = 5.0
+MAX_MESSAGE_BYTES = 64 * 1024
+#: WebSocket close code "try again later", for calls over capacity.
+CLOSE_TRY_AGAIN_LATER = 1013
+_CODEC_RATES = {"ulaw": 8000, "alaw": 8000, "slin": 8000, "slin16": 16000}
+STACK_KEY = web.AppKey("voice_stack", VoiceStack)
+MAX_CALLS_KEY = web.AppKey("max_calls", int)
+
+
+class WebSocketConnection:
+    """aiohttp WebSocket as a ``BridgeConnection``: whole messages, ``None`` when closed."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+
+    async def receive(self) -> bytes | str | None:
+        while True:
+            message = await self._ws.receive()
+            if message.type is WSMsgType.BINARY:
+                return message.data
+            if message.type is WSMsgType.TEXT:
+                return message.data
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                WSMsgType.ERROR):
+                return None
+
+    async def send(self, data: bytes | str) -> None:
+        if self._ws.closed:
+            raise ConnectionError("websocket closed")
+        if isinstance(data, bytes):
+            await self._ws.send_bytes(data)
+        else:
+            await self._ws.send_str(data)
+
+    async def close(self) -> None:
+        if not self._ws.closed:
+            await self._ws.close()
+
+
+async def _first_text(connection: WebSocketConnection) -> str | None:
+    try:
+        data = await asyncio.wait_for(connection.receive(), HANDSHAKE_TIMEOUT_SEC)
+    except TimeoutError:
+        return None
+    return data if isinstance(data, str) else None
+
+
+async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketConnection] | None:
+    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
+    await ws.prepare(request)
+    stack = request.app[STACK_KEY]
+    if stack.active_calls >= request.app[MAX_CALLS_KEY]:
+        logger.warning("call refused: the bot is at its maximum of simultaneous calls")
+        await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"busy")
+        return None
+    return ws, WebSocketConnection(ws)
+
+
+async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
+    opened = await _open(request)
+    if opened is None:
+        return web.WebSocketResponse()
+    ws, connection = opened
+    text = await _first_text(connection)
+    try:
+        if text is None:
+            raise ControlError("no MEDIA_START within the handshake timeout")
+        event = ControlEvent.parse(text)
+        if event.name != "MEDIA_START":
+            raise ControlError(f"expected MEDIA_START first, got {event.name}")
+        codec = event.params.get("format", "ulaw")
+        if codec not in _CODEC_RATES:
+            raise ControlError(f"format {codec!r} not supported (ulaw, alaw, slin, slin16)")
+    except ControlError as exc:
+        logger.warning(f"chan_websocket handshake refused: {exc}")
+        await ws.close(code=1002, message=str(exc).encode()[:120])
+        return ws
+    call_id = event.params.get("channel_id") or event.params.get("connection_id") or uuid.uuid4().hex
+    serializer = ChanWebsocketSerializer(codec, _CODEC_RATES[codec], event.json_format)
+    info = CallInfo(call_id, "asterisk-websocket", _CODEC_RATES[codec])
+    await run_call(request.app[STACK_KEY], connection, serializer, info)
+    return ws
+
+
+async def generic_handler(request: web.Request) -> web.WebSocketResponse:
+    opened = await _open(request)
+    if opened is None:
+        return web.WebSocketResponse()
+    ws, connection = opened
+    text = await _first_text(connection)
+    try:
+        if text is None:
+            raise GenericProtocolError('no {"type": "start"} within the handshake timeout')
+        start = GenericMessage.parse(text)
+        if start.type != "start":
+            raise GenericProtocolError(f'expected {{"type": "start"}} first, got {start.type!r}')
+    except GenericProtocolError as exc:
+        logger.warning(f"generic bridge handshake refused: {exc}")
+        await connection.send(outgoing("error", message=str(exc)))
+        await ws.close(code=1002)
+        return ws
+    call_id = start.call_id or uuid.uuid4().hex
+    await connection.send(outgoing("started", call_id=call_id))
+    info = CallInfo(call_id, "websocket", start.sample_rate, start.caller)
+    await run_call(request.app[STACK_KEY], connection, GenericSerializer(start.sample_rate), info)
+    return ws
+
+
+def add_bridge_routes(app: web.Application, stack: VoiceStack, max_calls: int) -> None:
+    app[STACK_KEY] = stack
+    app[MAX_CALLS_KEY] = max_calls
+    app.router.add_get("/asterisk", asterisk_handler)
+    app.router.add_get("/call", generic_handler)

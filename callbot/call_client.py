@@ -1,0 +1,222 @@
+"""``callbot call``: a scripted caller for a running bot, over the generic WebSocket protocol
+or AudioSocket. Plays WAV files (8 or 16 kHz mono 16-bit) in real time, presses keys,
+records the bot's audio and measures how fast it answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from callbot.bridge.audiosocket_wire import HEADER_BYTES, AudioSocketMessage, Kind, read_header
+from callbot.bridge.generic_wire import outgoing
+
+FRAME_SEC = 0.02
+#: Silence sent after each caller utterance, so the bot's VAD sees the end of speech.
+TRAILING_SILENCE_SEC = 1.0
+#: The bot is considered done talking after this long without audio.
+BOT_QUIET_SEC = 0.8
+
+
+@dataclass
+class Step:
+    kind: str  # "wav", "dtmf", "wait"
+    value: str
+
+
+@dataclass
+class CallReport:
+    call_id: str = ""
+    greeting_latency_ms: float | None = None
+    turn_latencies_ms: list[float] = field(default_factory=list)
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    bot_audio: bytearray = field(default_factory=bytearray)
+    ended_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "greeting_latency_ms": self.greeting_latency_ms,
+                "turn_latencies_ms": self.turn_latencies_ms, "turns": self.turns,
+                "events": self.events, "bot_audio_sec": len(self.bot_audio) / 2 / 8000,
+                "ended_by": self.ended_by}
+
+
+def read_wav(path: Path, rate: int) -> bytes:
+    with wave.open(str(path), "rb") as wav:
+        if wav.getnchannels() != 1 or wav.getsampwidth() != 2 or wav.getframerate() != rate:
+            raise ValueError(f"{path}: need mono 16-bit {rate} Hz audio, got "
+                             f"{wav.getnchannels()} ch, {wav.getsampwidth() * 8} bit, "
+                             f"{wav.getframerate()} Hz")
+        return wav.readframes(wav.getnframes())
+
+
+def write_wav(path: Path, pcm: bytes, rate: int) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+
+
+class _Caller:
+    """Shared timing logic; subclasses move bytes over their protocol."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.report = CallReport()
+        self.last_audio_at = 0.0
+        self.waiting_since: float | None = None  # end of caller speech, awaiting first bot audio
+        self.closed = asyncio.Event()
+        self.started_at = time.monotonic()
+
+    def on_bot_audio(self, pcm: bytes) -> None:
+        now = time.monotonic()
+        if not self.report.bot_audio and self.report.greeting_latency_ms is None:
+            self.report.greeting_latency_ms = round((now - self.started_at) * 1000, 1)
+        if self.waiting_since is not None:
+            self.report.turn_latencies_ms.append(round((now - self.waiting_since) * 1000, 1))
+            self.waiting_since = None
+        self.last_audio_at = now
+        self.report.bot_audio.extend(pcm)
+
+    async def wait_bot_quiet(self, timeout_sec: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_sec
+        await asyncio.sleep(BOT_QUIET_SEC)
+        while time.monotonic() < deadline and not self.closed.is_set():
+            if time.monotonic() - self.last_audio_at >= BOT_QUIET_SEC:
+                return
+            await asyncio.sleep(0.05)
+
+    async def send_audio(self, pcm: bytes) -> None:
+        raise NotImplementedError
+
+    async def send_dtmf(self, digit: str) -> None:
+        raise NotImplementedError
+
+    async def play(self, pcm: bytes) -> None:
+        """Real-time 20 ms frames, then silence; marks the end of speech for latency."""
+        frame_bytes = int(self.rate * FRAME_SEC) * 2
+        silence = bytes(int(self.rate * TRAILING_SILENCE_SEC) * 2)
+        audio = pcm + silence
+        next_at = time.monotonic()
+        for offset in range(0, len(audio), frame_bytes):
+            if self.closed.is_set():
+                return
+            if offset >= len(pcm) and self.waiting_since is None and offset - len(pcm) < frame_bytes:
+                self.waiting_since = time.monotonic()
+            chunk = audio[offset:offset + frame_bytes]
+            await self.send_audio(chunk.ljust(frame_bytes, b"\0"))
+            next_at += FRAME_SEC
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def run_steps(self, steps: list[Step]) -> None:
+        await self.wait_bot_quiet()
+        for step in steps:
+            if self.closed.is_set():
+                break
+            if step.kind == "wav":
+                await self.play(read_wav(Path(step.value), self.rate))
+            elif step.kind == "dtmf":
+                self.waiting_since = time.monotonic()
+                await self.send_dtmf(step.value)
+            else:
+                await asyncio.sleep(float(step.value))
+                continue
+            await self.wait_bot_quiet()
+
+
+class _WebSocketCaller(_Caller):
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, rate: int) -> None:
+        super().__init__(rate)
+        self.ws = ws
+
+    async def send_audio(self, pcm: bytes) -> None:
+        await self.ws.send_bytes(pcm)
+
+    async def send_dtmf(self, digit: str) -> None:
+        await self.ws.send_str(outgoing("dtmf", digit=digit))
+
+    async def receive(self) -> None:
+        async for message in self.ws:
+            if message.type is aiohttp.WSMsgType.BINARY:
+                self.on_bot_audio(message.data)
+            elif message.type is aiohttp.WSMsgType.TEXT:
+                data = json.loads(message.data)
+                if data.get("type") == "turn":
+                    self.report.turns.append(data)
+                elif data.get("type") == "started":
+                    self.report.call_id = data.get("call_id", "")
+                else:
+                    self.report.events.append(data)
+                    if data.get("type") in {"transfer", "hangup"}:
+                        self.report.ended_by = data["type"]
+        self.closed.set()
+
+
+class _AudioSocketCaller(_Caller):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(8000)
+        self.reader, self.writer = reader, writer
+
+    async def send_audio(self, pcm: bytes) -> None:
+        self.writer.write(bytes(AudioSocketMessage.audio(pcm)))
+        await self.writer.drain()
+
+    async def send_dtmf(self, digit: str) -> None:
+        self.writer.write(bytes(AudioSocketMessage.dtmf(digit)))
+        await self.writer.drain()
+
+    async def receive(self) -> None:
+        try:
+            while True:
+                kind, length = read_header(await self.reader.readexactly(HEADER_BYTES))
+                payload = await self.reader.readexactly(length)
+                if kind is Kind.AUDIO:
+                    self.on_bot_audio(payload)
+                elif kind is Kind.HANGUP:
+                    self.report.ended_by = "hangup"
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.report.ended_by = self.report.ended_by or "closed"
+        self.closed.set()
+
+
+async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
+                         caller: str | None = None) -> CallReport:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        bot = _WebSocketCaller(ws, rate)
+        await ws.send_str(outgoing("start", call_id=uuid.uuid4().hex, sample_rate=rate,
+                                   caller=caller))
+        bot.started_at = time.monotonic()
+        receiver = asyncio.create_task(bot.receive(), name="call-receive")
+        await bot.run_steps(steps)
+        if not bot.closed.is_set():
+            await ws.send_str(outgoing("stop"))
+            await ws.close()
+        await receiver
+        return bot.report
+
+
+async def call_audiosocket(host: str, port: int, steps: list[Step]) -> CallReport:
+    reader, writer = await asyncio.open_connection(host, port)
+    bot = _AudioSocketCaller(reader, writer)
+    call_id = str(uuid.uuid4())
+    bot.report.call_id = call_id
+    writer.write(bytes(AudioSocketMessage.uuid(call_id)))
+    await writer.drain()
+    bot.started_at = time.monotonic()
+    receiver = asyncio.create_task(bot.receive(), name="call-receive")
+    await bot.run_steps(steps)
+    if not bot.closed.is_set():
+        writer.write(bytes(AudioSocketMessage.hangup()))
+        await writer.drain()
+        writer.close()
+    await receiver
+    return bot.report

@@ -1,0 +1,115 @@
+"""Run one call: build its pipecat pipeline around a bridge connection and drive it to the end.
+
+input → Silero VAD → speech recognition → conversation → Piper → output. Models are shared
+(``VoiceStack`` holds what is loaded once per process); a call costs a recogniser, a VAD
+state, a pipeline and a few buffers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from loguru import logger
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transports.base_transport import TransportParams
+from pipecat.workers.runner import WorkerRunner
+
+from callbot.brain import Brain
+from callbot.bridge.transport import BridgeConnection, BridgeTransport
+from callbot.conversation.call_events import CallEventSink, CallOutcome
+from callbot.conversation.session import Conversation
+from callbot.pipeline.conversation_processor import ConversationProcessor
+from callbot.pipeline.turn_taking import TurnTakingParams
+
+#: Audio the bot may still send after its last words before the line is dropped.
+END_GRACE_SEC = 0.3
+
+
+@dataclass
+class VoiceStack:
+    """Everything loaded once per process and shared by every call."""
+
+    brain: Brain
+    make_stt: Callable[[int], STTService]  # sample rate → a recogniser for one call
+    make_tts: Callable[[int], TTSService]  # sample rate → a synthesiser for one call
+    vad: VADParams = field(default_factory=lambda: VADParams(stop_secs=0.3))
+    turn_taking: TurnTakingParams = field(default_factory=TurnTakingParams)
+    sinks: list[CallEventSink] = field(default_factory=list)
+    transfer_target: str = "switchboard"
+    active_calls: int = 0
+
+
+@dataclass
+class CallInfo:
+    call_id: str
+    channel: str
+    sample_rate: int
+    caller_id: str | None = None
+
+
+async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: FrameSerializer,
+                   info: CallInfo) -> Conversation:
+    """Run the call until either side ends it; returns the conversation (for its outcome)."""
+    conversation = stack.brain.conversation()
+    conversation.call_id, conversation.channel = info.call_id, info.channel
+    conversation.caller_id = info.caller_id
+    conversation.sinks.extend(stack.sinks)
+    log = logger.bind(call_id=info.call_id)
+    finished = asyncio.Event()
+    worker: PipelineWorker | None = None
+
+    async def on_end(who: str, reason: str) -> None:
+        if finished.is_set():
+            return
+        finished.set()
+        log.info(f"call ended by the {who} ({reason})")
+        if who == "caller":
+            conversation.close(CallOutcome.ABANDONED, detail=reason)
+        else:
+            await asyncio.sleep(END_GRACE_SEC)
+        await connection.close()
+        if worker is not None:
+            await worker.cancel(reason=reason)
+
+    rate = info.sample_rate
+    params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
+                             audio_in_sample_rate=rate, audio_out_sample_rate=rate)
+    transport = BridgeTransport(connection, serializer, params, on_end)
+    pipeline = Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=rate, params=stack.vad)),
+        stack.make_stt(rate),
+        ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target),
+        stack.make_tts(rate),
+        transport.output(),
+    ])
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(audio_in_sample_rate=rate, audio_out_sample_rate=rate),
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+        check_dangling_tasks=False,
+        conversation_id=info.call_id,
+    )
+    stack.active_calls += 1
+    log.info(f"call started on {info.channel} at {rate} Hz")
+    try:
+        await WorkerRunner(handle_sigint=False).run(worker)
+    except Exception as exc:
+        log.opt(exception=exc).error("the call's pipeline failed")
+        conversation.close(CallOutcome.ERROR, detail=type(exc).__name__)
+    finally:
+        stack.active_calls -= 1
+        if conversation.outcome is None:
+            conversation.close(CallOutcome.ABANDONED, detail="pipeline_ended")
+        await connection.close()
+    return conversation

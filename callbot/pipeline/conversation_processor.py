@@ -1,0 +1,143 @@
+"""The pipecat processor that puts the conversation policy in the call's pipeline.
+
+Thin: unpacks transcripts, DTMF and VAD frames, asks ``Conversation`` (NLU + policy in a
+worker thread), and pushes what the bot says to TTS, then a transfer or hang-up frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    InputDTMFFrame,
+    OutputTransportMessageUrgentFrame,
+    StartFrame,
+    TranscriptionFrame,
+    TTSSpeakFrame,
+    UserSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from callbot.conversation.call_events import LineEvent, LineEventKind
+from callbot.conversation.session import BotTurn, Conversation
+from callbot.pipeline.frames import HangupCallFrame, TransferCallFrame
+from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
+
+TICK_SEC = 0.25
+
+
+class ConversationProcessor(FrameProcessor):
+    def __init__(self, conversation: Conversation, turn_params: TurnTakingParams,
+                 transfer_target: str = "switchboard", **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._conversation = conversation
+        self._turns = TurnTaking(turn_params)
+        self._transfer_target = transfer_target
+        self._timer_task: asyncio.Task | None = None
+        self._speech_ended_at: float | None = None
+        self._lock = asyncio.Lock()
+        self.log = logger.bind(call_id=conversation.call_id)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self._timer_task = self.create_task(self._timers(), "conversation-timers")
+            await self._speak(self._conversation.start())
+            return
+        if isinstance(frame, EndFrame | CancelFrame):
+            await self._stop_timers()
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._turns.bot_started()
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._turns.bot_stopped(time.monotonic())
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            self._turns.user_started(time.monotonic())
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._turns.user_stopped(time.monotonic())
+            self._speech_ended_at = time.monotonic()
+        elif isinstance(frame, UserSpeakingFrame):
+            await self._maybe_barge_in()
+        elif isinstance(frame, TranscriptionFrame):
+            await self._on_transcript(frame)
+            return
+        elif isinstance(frame, InputDTMFFrame):
+            self._record(LineEventKind.DTMF, str(frame.button.value))
+            await self._handle(self._conversation.dtmf, str(frame.button.value))
+            return
+        elif isinstance(frame, ErrorFrame) and direction is FrameDirection.UPSTREAM:
+            self.log.error(f"component failed mid-call: {frame.error}")
+            self._record(LineEventKind.ERROR, str(frame.error))
+            await self._handle(self._conversation.failure, frame.processor.name
+                               if frame.processor else "pipeline")
+        await self.push_frame(frame, direction)
+
+    def _record(self, kind: LineEventKind, detail: str = "") -> None:
+        conversation = self._conversation
+        conversation._emit(LineEvent(conversation.call_id, conversation.clock(), kind, detail))
+
+    async def _maybe_barge_in(self) -> None:
+        if self._turns.should_interrupt(time.monotonic()):
+            self.log.debug("barge-in: the caller speaks over the bot")
+            self._record(LineEventKind.BARGE_IN)
+            await self.broadcast_interruption()
+
+    async def _on_transcript(self, frame: TranscriptionFrame) -> None:
+        text = frame.text.strip()
+        if not text:
+            return
+        result = frame.result if isinstance(frame.result, dict) else {}
+        confidence = result.get("confidence")
+        latencies = {}
+        if self._speech_ended_at is not None:
+            latencies["stt_after_speech"] = round((time.monotonic() - self._speech_ended_at) * 1000, 1)
+        self.log.info(f"caller: {text!r}")
+        await self._handle(self._conversation.hear, text,
+                           float(confidence) if confidence is not None else None, latencies,
+                           in_thread=True)
+
+    async def _handle(self, method, *args, in_thread: bool = False) -> None:  # noqa: ANN001
+        """Run one conversation step (``in_thread`` for NLU, which is CPU work), then speak."""
+        if self._conversation.ended:
+            return
+        async with self._lock:
+            turn = await asyncio.to_thread(method, *args) if in_thread else method(*args)
+        await self._speak(turn)
+
+    async def _speak(self, turn: BotTurn) -> None:
+        if not (turn.says or turn.transfer or turn.hangup):
+            return
+        for say in turn.says:
+            self.log.info(f"bot ({say.action}): {say.text!r}")
+            await self.push_frame(TTSSpeakFrame(say.text))
+        await self.push_frame(OutputTransportMessageUrgentFrame(message=turn.to_json()))
+        if turn.transfer:
+            await self.push_frame(TransferCallFrame(message="transfer", reason=str(turn.transfer.reason),
+                                                    target=self._transfer_target))
+        elif turn.hangup:
+            await self.push_frame(HangupCallFrame(message="hangup", reason=turn.hangup.reason))
+
+    async def _timers(self) -> None:
+        """Silence and call-length checks; cancelled with the pipeline."""
+        while not self._conversation.ended:
+            await asyncio.sleep(TICK_SEC)
+            if self._turns.silence_expired(time.monotonic()):
+                self._record(LineEventKind.SILENCE)
+                await self._handle(self._conversation.silence)
+            else:
+                await self._handle(self._conversation.tick)
+
+    async def _stop_timers(self) -> None:
+        if self._timer_task is not None:
+            await self.cancel_task(self._timer_task)
+            self._timer_task = None
