@@ -86,8 +86,13 @@ class _Caller:
         self.last_audio_at = now
         self.report.bot_audio.extend(pcm)
 
-    async def wait_bot_quiet(self, timeout_sec: float = 20.0) -> None:
+    async def wait_bot_quiet(self, timeout_sec: float = 30.0) -> None:
+        """Wait for the bot's answer to start (if one is awaited), then for it to end."""
         deadline = time.monotonic() + timeout_sec
+        while self.waiting_since is not None and time.monotonic() < deadline:
+            if self.closed.is_set():
+                return
+            await asyncio.sleep(0.02)
         await asyncio.sleep(BOT_QUIET_SEC)
         while time.monotonic() < deadline and not self.closed.is_set():
             if time.monotonic() - self.last_audio_at >= BOT_QUIET_SEC:

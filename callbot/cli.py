@@ -40,6 +40,10 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     brain = Brain.load(settings)
     conversation = brain.conversation(_fixed_clock(args.now))
+    if args.record is not False and (args.record or settings.store.url):
+        from callbot.store.calllog import attach_call_log
+
+        attach_call_log(conversation, settings.store)
     greeting = conversation.start()
     if args.script:
         with (open(0, "rb", closefd=False) if args.script == "-"  # noqa: SIM115
@@ -179,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="talk to the bot in the terminal")
     chat.add_argument("--script", help="file of caller lines ('-' for stdin); prints JSON lines")
     chat.add_argument("--now", help='fix the clock, e.g. "2026-12-05T10:30"')
+    chat.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
+                      help="log the call in the call log (default: when store.url is set)")
     chat.set_defaults(func=cmd_chat)
 
     nlu = sub.add_parser("nlu", help="train, parse, evaluate the embedded NLU").add_subparsers(
@@ -219,7 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules that add their own subcommands: ``register(subparsers, bench_subparsers)``.
 #: Each keeps heavy imports inside its command functions so ``callbot --help`` stays fast.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = (
+    "callbot.rasa.cli",
+    "callbot.speech.cli",
+    "callbot.voice_cli",
+    "callbot.web.commands",
+)
 
 
 def _extension_registrars() -> list[Callable[..., None]]:

@@ -33,6 +33,12 @@ class NluSettings(BaseModel):
     fallback_threshold: float = 0.3
     answer_threshold: float = 0.6
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "nlu")
+    # backend = "rasa": a Rasa 3.6 server (callbot/rasa/), embedded NLU as per-turn fallback
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_sec: float = 2.0
+    rasa_home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "rasa")
+    rasa_python: str | None = None  # interpreter for the Rasa venv; found with pyenv if unset
+    rasa_epochs: int = 100
 
 
 class PolicySettings(BaseModel):
@@ -41,6 +47,70 @@ class PolicySettings(BaseModel):
     call_time_limit_sec: float = 600.0
     max_misunderstandings: int = 2
     max_silences: int = 2
+
+
+def _default_models_dir() -> Path:
+    """``$XDG_DATA_HOME/callbot/models``, i.e. ``~/.local/share/callbot/models`` by default."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "callbot" / "models"
+
+
+class ModelsSettings(BaseModel):
+    """Speech models: each is a name from the manifests or a path (a path wins, as given)."""
+
+    models_dir: Path = Field(default_factory=_default_models_dir)
+    stt_model: str = "vosk-model-small-fr-0.22"
+    tts_voice: str = "fr_FR-siwis-medium"
+    whisper_model: str = "faster-whisper-base"
+    manifests: list[Path] = Field(default_factory=lambda: [
+        REPO_ROOT / "models" / "asr.toml", REPO_ROOT / "voices" / "voices.toml"])
+    download_timeout_sec: float = 30.0
+
+
+class VoiceSettings(BaseModel):
+    """The audio path: listeners, capacity, recogniser choice and turn-taking."""
+
+    host: str = "127.0.0.1"
+    websocket_port: int = 8089  # /asterisk (chan_websocket) and /call (generic protocol)
+    audiosocket_port: int = 9092  # 0 disables AudioSocket
+    max_calls: int = 40
+    stt_engine: str = "vosk"  # or "whisper" (faster-whisper, more CPU)
+    vad_stop_sec: float = 0.3
+    barge_in_min_sec: float = 0.6
+    silence_timeout_sec: float = 8.0
+    transfer_target: str = "switchboard"
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "share" / "callbot"
+
+
+class StoreSettings(BaseModel):
+    """Call log and editor storage: a SQLite file by default, PostgreSQL by URL."""
+
+    url: str | None = None  # e.g. postgresql+asyncpg://user@host/db; None: SQLite in state_dir
+    schema_name: str | None = None  # PostgreSQL schema (search_path), e.g. one per test run
+    state_dir: Path = Field(default_factory=_default_state_dir)  # SQLite file, spool, key
+    pseudonym_key: str | None = None  # CALLBOT_STORE__PSEUDONYM_KEY; None: a generated key file
+    retention_days: int = 90  # calls, turns and events older than this are purged
+    recording: bool = False  # audio is stored only when switched on…
+    recording_retention_days: int = 30  # …and then kept this long
+    spool_retry_sec: float = 5.0
+
+    @property
+    def database_url(self) -> str:
+        return self.url or f"sqlite+aiosqlite:///{self.state_dir / 'callbot.db'}"
+
+
+class WebSettings(BaseModel):
+    """The ops dashboard and FAQ editor (``callbot web``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    session_hours: float = 12.0
+    secure_cookies: bool = False  # set true behind HTTPS
+    metrics_token: str | None = None  # lets Prometheus scrape /metrics without a session
+    cv_guard_points: float = 2.0  # refuse an edit lowering cross-validation accuracy more
 
 
 class Settings(BaseSettings):
@@ -55,6 +125,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Paris"
     nlu: NluSettings = Field(default_factory=NluSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
 
     @property
     def knowledge_base_path(self) -> Path:

@@ -70,7 +70,7 @@ class AudioSocketServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = AudioSocketConnection(reader, writer)
-        if self._stack.active_calls >= self._max_calls:
+        if not self._stack.can_take_call(self._max_calls):
             logger.warning("audiosocket call refused: maximum of simultaneous calls reached")
             await connection.close()  # the dialplan goes on to the switchboard
             return

@@ -65,7 +65,7 @@ async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketC
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     await ws.prepare(request)
     stack = request.app[STACK_KEY]
-    if stack.active_calls >= request.app[MAX_CALLS_KEY]:
+    if not stack.can_take_call(request.app[MAX_CALLS_KEY]):
         logger.warning("call refused: the bot is at its maximum of simultaneous calls")
         await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"busy")
         return None

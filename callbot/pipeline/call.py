@@ -46,6 +46,20 @@ class VoiceStack:
     sinks: list[CallEventSink] = field(default_factory=list)
     transfer_target: str = "switchboard"
     active_calls: int = 0
+    accepting: bool = True  # false while shutting down: new calls are refused
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def can_take_call(self, max_calls: int) -> bool:
+        return self.accepting and self.active_calls < max_calls
+
+    def call_started(self) -> None:
+        self.active_calls += 1
+        self.idle.clear()
+
+    def call_ended(self) -> None:
+        self.active_calls -= 1
+        if self.active_calls == 0:
+            self.idle.set()
 
 
 @dataclass
@@ -100,15 +114,17 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         check_dangling_tasks=False,
         conversation_id=info.call_id,
     )
-    stack.active_calls += 1
+    stack.call_started()
     log.info(f"call started on {info.channel} at {rate} Hz")
     try:
-        await WorkerRunner(handle_sigint=False).run(worker)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(worker)
+        await runner.run()
     except Exception as exc:
         log.opt(exception=exc).error("the call's pipeline failed")
         conversation.close(CallOutcome.ERROR, detail=type(exc).__name__)
     finally:
-        stack.active_calls -= 1
+        stack.call_ended()
         if conversation.outcome is None:
             conversation.close(CallOutcome.ABANDONED, detail="pipeline_ended")
         await connection.close()

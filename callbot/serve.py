@@ -1,0 +1,124 @@
+"""``callbot serve``: load everything once, open the configured listeners, stop gracefully.
+
+Logs the address of each listener. On SIGTERM/SIGINT it stops taking calls and lets the
+calls in progress finish (up to ``DRAIN_SEC``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+from loguru import logger
+from pipecat.audio.vad.vad_analyzer import VADParams
+
+from callbot.brain import Brain
+from callbot.bridge.audiosocket_server import AudioSocketServer
+from callbot.bridge.websocket_server import add_bridge_routes
+from callbot.config import Settings
+from callbot.conversation.prompts import fixed_prompts
+from callbot.pipeline.call import VoiceStack
+from callbot.pipeline.turn_taking import TurnTakingParams
+
+DRAIN_SEC = 120.0
+#: Prompts are rendered once at start-up at the telephone rate.
+CALL_RATES_HZ = (8000,)  # 16 kHz calls synthesise their prompts on the fly
+
+
+def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
+    """Load the recogniser model and the voice once; raises ``ModelMissing`` with what to do."""
+    from callbot.speech.models import resolve_model
+    from callbot.speech.piper_tts import PiperTTSService
+    from callbot.speech.piper_voice import PiperVoiceModel
+    from callbot.speech.prompt_cache import PromptCache
+
+    started = time.perf_counter()
+    voice = PiperVoiceModel.load(resolve_model(settings.models.tts_voice, settings))
+    cache = PromptCache(voice)
+    for rate in CALL_RATES_HZ:
+        cache.render(fixed_prompts(brain.kb.current.town), rate)
+    voice_settings = settings.voice
+    if voice_settings.stt_engine == "whisper":
+        from callbot.speech.whisper_stt import LocalWhisperSTTService
+
+        whisper_dir = resolve_model(settings.models.whisper_model, settings)
+
+        def make_stt(rate: int) -> LocalWhisperSTTService:
+            return LocalWhisperSTTService(model_dir=whisper_dir)
+    else:
+        from callbot.speech.vosk_model import VoskModel
+        from callbot.speech.vosk_stt import VoskSTTService
+
+        vosk_model = VoskModel.load(resolve_model(settings.models.stt_model, settings))
+
+        def make_stt(rate: int) -> VoskSTTService:
+            return VoskSTTService(model=vosk_model)
+
+    logger.info(f"speech models ready in {time.perf_counter() - started:.1f} s "
+                f"({len(cache)} cached prompts)")
+    return VoiceStack(
+        brain=brain,
+        make_stt=make_stt,
+        make_tts=lambda rate: PiperTTSService(voice=voice, cache=cache),
+        vad=VADParams(stop_secs=voice_settings.vad_stop_sec),
+        turn_taking=TurnTakingParams(barge_in_min_sec=voice_settings.barge_in_min_sec,
+                                     silence_timeout_sec=voice_settings.silence_timeout_sec),
+        transfer_target=voice_settings.transfer_target,
+    )
+
+
+@dataclass
+class Listeners:
+    """What ``start_listeners`` opened, to be closed in reverse order."""
+
+    web_runner: web.AppRunner
+    audiosocket: AudioSocketServer | None
+    websocket_port: int
+    audiosocket_port: int | None
+
+    async def close(self) -> None:
+        if self.audiosocket is not None:
+            await self.audiosocket.stop()
+        await self.web_runner.cleanup()
+
+
+async def start_listeners(settings: Settings, stack: VoiceStack) -> Listeners:
+    voice = settings.voice
+    app = web.Application()
+    add_bridge_routes(app, stack, voice.max_calls)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, voice.host, voice.websocket_port)
+    await site.start()
+    ws_port = runner.addresses[0][1]
+    logger.info(f"WebSocket bridge: ws://{voice.host}:{ws_port}/asterisk (Asterisk chan_websocket) "
+                f"and ws://{voice.host}:{ws_port}/call (generic protocol)")
+    audiosocket, as_port = None, None
+    if voice.audiosocket_port:
+        audiosocket = AudioSocketServer(stack, voice.max_calls)
+        as_port = await audiosocket.start(voice.host, voice.audiosocket_port)
+        logger.info(f"AudioSocket server: tcp://{voice.host}:{as_port}")
+    return Listeners(runner, audiosocket, ws_port, as_port)
+
+
+async def serve(settings: Settings) -> None:
+    brain = Brain.load(settings)
+    stack = await asyncio.to_thread(build_voice_stack, settings, brain)
+    listeners = await start_listeners(settings, stack)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logger.info("callbot is answering calls; Ctrl-C or SIGTERM stops it")
+    await stop.wait()
+    logger.info(f"stopping: no new calls; waiting for {stack.active_calls} call(s) in progress")
+    stack.accepting = False
+    if stack.active_calls:
+        try:
+            await asyncio.wait_for(stack.idle.wait(), DRAIN_SEC)
+        except TimeoutError:
+            logger.warning(f"{stack.active_calls} call(s) still running after {DRAIN_SEC:.0f} s")
+    await listeners.close()
