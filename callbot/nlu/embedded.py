@@ -1,4 +1,4 @@
-"""The embedded classifier: TF-IDF word and character n-grams with a linear model.
+"""The embedded classifier: TF-IDF word and character n-grams with a calibrated linear SVM.
 
 Trains in seconds from the Rasa YAML, is cached on disk by a hash of the data, and
 answers in Rasa's parse shape. Below ``fallback_threshold`` the intent is ``nlu_fallback``.
@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 from loguru import logger
+from scipy.special import expit
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
 
 from callbot.nlu.entities import EntityExtractor
 from callbot.nlu.intents import NLU_FALLBACK
@@ -24,14 +26,16 @@ from callbot.nlu.text import clean_input, features_text
 from callbot.nlu.training_data import TrainingData
 
 #: Bump when features or model change, so cached models are not reused.
-MODEL_VERSION = "tfidf-lr-1"
+MODEL_VERSION = "tfidf-svc-2"
+#: Folds of the probability calibration (sigmoid on held-out decision values).
+CALIBRATION_FOLDS = 3
 RANKING_SIZE = 10
 
 
 @dataclass(frozen=True)
 class EmbeddedNluParams:
     fallback_threshold: float = 0.3
-    regularisation_c: float = 20.0
+    regularisation_c: float = 0.5
 
 
 def build_classifier(params: EmbeddedNluParams) -> Pipeline:
@@ -43,8 +47,22 @@ def build_classifier(params: EmbeddedNluParams) -> Pipeline:
                                       dtype=np.float32)),
         ]
     )
-    model = LogisticRegression(C=params.regularisation_c, max_iter=2000)
+    # A linear SVM trains several times faster than a logistic regression here and, once
+    # calibrated, gave fewer confident-wrong answers on held-out questions (README figures).
+    model = CalibratedClassifierCV(LinearSVC(C=params.regularisation_c), cv=CALIBRATION_FOLDS,
+                                   ensemble=False)  # one SVM at parse time: fast
     return Pipeline([("features", features), ("model", model)])
+
+
+def _sigmoid_parameters(model: object) -> tuple[LinearSVC, np.ndarray, np.ndarray] | None:
+    """The SVM and per-class sigmoid (a, b) of a single calibrated classifier, if that is it."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    if not calibrated or len(calibrated) != 1:
+        return None
+    only = calibrated[0]
+    slopes = np.array([c.a_ for c in only.calibrators])
+    offsets = np.array([c.b_ for c in only.calibrators])
+    return only.estimator, slopes, offsets
 
 
 class EmbeddedNLU:
@@ -55,6 +73,7 @@ class EmbeddedNLU:
         self._classifier = classifier
         self._extractor = extractor
         self._labels: list[str] = [str(c) for c in classifier.classes_]
+        self._sigmoid = _sigmoid_parameters(classifier.named_steps["model"])
         self.params = params
         self.fingerprint = fingerprint
         self.train_seconds = train_seconds
@@ -101,7 +120,18 @@ class EmbeddedNLU:
         return list(self._labels)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        return self._classifier.predict_proba([features_text(clean_input(t)) for t in texts])
+        features = self._classifier.named_steps["features"].transform(
+            [features_text(clean_input(t)) for t in texts])
+        return self._calibrated(features)
+
+    def _calibrated(self, features: object) -> np.ndarray:
+        """sklearn's sigmoid calibration, vectorised over the classes (it loops in Python)."""
+        if self._sigmoid is None:
+            return self._classifier.named_steps["model"].predict_proba(features)
+        svm, slopes, offsets = self._sigmoid
+        scores = svm.decision_function(features)
+        probs = expit(-(slopes * scores + offsets))
+        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
 
     def parse(self, text: str) -> ParseResult:
         text = clean_input(text)
