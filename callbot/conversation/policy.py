@@ -39,6 +39,8 @@ from callbot.nlu.result import ParseResult
 CANDIDATE_MIN_CONFIDENCE = 0.12
 #: A yes/no worded with other words ("oui merci") still counts above this probability.
 YES_NO_MIN_CONFIDENCE = 0.2
+#: Intents that may carry a yes or a no: "oui merci", "non bonjour".
+_POLITE_INTENTS = frozenset({"thanks", "greet", "affirm", "deny"})
 #: Dialogue intents that end or replay something need this much confidence.
 _CAREFUL_INTENTS = frozenset({"goodbye", "repeat"})
 #: Below this mean word confidence, a transcript is too shaky to answer from directly.
@@ -197,7 +199,7 @@ def _means(parse: ParseResult, dialogue_intent: str) -> bool:
     """Yes (or no) even when worded with thanks: "oui je veux bien merci"."""
     if parse.intent.name == dialogue_intent:
         return True
-    if is_topic(parse.intent.name):
+    if parse.intent.name not in _POLITE_INTENTS:  # a topic, a person, goodbye: not a yes/no
         return False
     score = next((s.confidence for s in parse.intent_ranking if s.name == dialogue_intent), 0.0)
     return score >= YES_NO_MIN_CONFIDENCE
@@ -253,6 +255,16 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     return _misunderstood(state, parse, now, ctx)
 
 
+def _same_answer(topics: tuple[str, ...], parse: ParseResult, now: datetime,
+                 ctx: PolicyContext) -> bool:
+    """Whether two topics give the caller the very same answer (e.g. hours of a named place)."""
+    if not all(t in ctx.kb.topics for t in topics):
+        return False
+    service, day = parse.entity_value("service"), parse.entity_value("day")
+    texts = {answer_topic(ctx.kb, t, now, service, day, parse.text).text for t in topics}
+    return len(texts) == 1
+
+
 def _misunderstood(state: CallState, parse: ParseResult, now: datetime,
                    ctx: PolicyContext) -> Decision:
     """One clarification naming the likeliest topics, then a person."""
@@ -262,6 +274,8 @@ def _misunderstood(state: CallState, parse: ParseResult, now: datetime,
         return _transfer(state, TransferReason.NOT_UNDERSTOOD, now, ctx, why)
     candidates = tuple(s.name for s in parse.intent_ranking
                        if is_topic(s.name) and s.confidence >= CANDIDATE_MIN_CONFIDENCE)[:2]
+    if len(candidates) == 2 and _same_answer(candidates, parse, now, ctx):
+        return _answer(state, candidates[0], parse, now, ctx)  # asking would change nothing
     labels = [ctx.kb.topics[c].label for c in candidates if c in ctx.kb.topics]
     if len(labels) == 2:
         text = prompts.CLARIFY_TWO.format(first=with_preposition("de", labels[0]),
