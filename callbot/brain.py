@@ -13,24 +13,35 @@ from callbot.conversation.session import Conversation
 from callbot.kb.live import LiveKnowledgeBase
 from callbot.nlu.backend import load_embedded_nlu
 from callbot.nlu.embedded import EmbeddedNLU
+from callbot.nlu.live import LiveNLU
 
 
 @dataclass
 class Brain:
     settings: Settings
-    nlu: EmbeddedNLU
+    nlu: LiveNLU  # wraps what load_nlu returns
     kb: LiveKnowledgeBase
 
     @classmethod
     def load(cls, settings: Settings) -> Brain:
         """Load everything; raises ``DataError`` when the data or knowledge base is invalid."""
         kb = LiveKnowledgeBase(settings.knowledge_base_path)
-        return cls(settings, cls.load_nlu(settings), kb)
+        nlu = LiveNLU(lambda: cls.load_nlu(settings), settings.data_dir)  # retrained data: swapped
+        return cls(settings, nlu, kb)
 
     @staticmethod
     def load_nlu(settings: Settings) -> EmbeddedNLU:
-        return load_embedded_nlu(settings.data_dir, settings.nlu.cache_dir,
-                                 settings.nlu.fallback_threshold)
+        """The backend ``nlu.backend`` names; "rasa" keeps the embedded NLU as its fallback."""
+        embedded = load_embedded_nlu(settings.data_dir, settings.nlu.cache_dir,
+                                     settings.nlu.fallback_threshold)
+        if settings.nlu.backend == "embedded":
+            return embedded
+        if settings.nlu.backend == "rasa":
+            from callbot.nlu.rasa_http import RasaHttpNLU
+
+            return RasaHttpNLU(settings.nlu.rasa_url, settings.nlu.rasa_timeout_sec,  # type: ignore[return-value]
+                               fallback=embedded.parse)
+        raise ValueError(f'nlu.backend must be "embedded" or "rasa", not {settings.nlu.backend!r}')
 
     def policy_params(self) -> PolicyParams:
         policy = self.settings.policy
@@ -42,7 +53,10 @@ class Brain:
         )
 
     def local_clock(self) -> Callable[[], datetime]:
-        """Naive local time of the town (opening hours are local)."""
+        """Naive local time of the town (opening hours are local), or the configured fixed time."""
+        if self.settings.fixed_now:
+            frozen = datetime.fromisoformat(self.settings.fixed_now).replace(tzinfo=None)
+            return lambda: frozen
         zone = ZoneInfo(self.settings.timezone)
         return lambda: datetime.now(zone).replace(tzinfo=None)
 

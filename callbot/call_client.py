@@ -121,8 +121,9 @@ class _Caller:
             next_at += FRAME_SEC
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
-    async def run_steps(self, steps: list[Step]) -> None:
-        await self.wait_bot_quiet()
+    async def run_steps(self, steps: list[Step], wait_greeting: bool = True) -> None:
+        if wait_greeting:
+            await self.wait_bot_quiet()
         for step in steps:
             if self.closed.is_set():
                 break
@@ -194,14 +195,14 @@ class _AudioSocketCaller(_Caller):
 
 
 async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
-                         caller: str | None = None) -> CallReport:
+                         caller: str | None = None, wait_greeting: bool = True) -> CallReport:
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         bot = _WebSocketCaller(ws, rate)
         await ws.send_str(outgoing("start", call_id=uuid.uuid4().hex, sample_rate=rate,
                                    caller=caller))
         bot.started_at = time.monotonic()
         receiver = asyncio.create_task(bot.receive(), name="call-receive")
-        await bot.run_steps(steps)
+        await bot.run_steps(steps, wait_greeting)
         if not bot.closed.is_set():
             await ws.send_str(outgoing("stop"))
             await ws.close()

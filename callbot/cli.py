@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: tuple[str, ...] = (
     "callbot.rasa.cli",
     "callbot.speech.cli",
+    "callbot.speech.bench",
     "callbot.voice_cli",
     "callbot.web.commands",
 )

@@ -38,7 +38,7 @@ class NluSettings(BaseModel):
     rasa_timeout_sec: float = 2.0
     rasa_home: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "rasa")
     rasa_python: str | None = None  # interpreter for the Rasa venv; found with pyenv if unset
-    rasa_epochs: int = 100
+    rasa_epochs: int = 50  # DIET epochs (see callbot/rasa/project.py)
 
 
 class PolicySettings(BaseModel):
@@ -123,6 +123,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     kb_path: Path | None = None
     timezone: str = "Europe/Paris"
+    fixed_now: str | None = None  # "2026-12-01T10:30": a frozen clock, for demos and tests
     nlu: NluSettings = Field(default_factory=NluSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

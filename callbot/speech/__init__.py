@@ -1,0 +1,1 @@
+"""Speech: Vosk recognition, Piper synthesis, and the model registry that finds their files."""

@@ -1,0 +1,61 @@
+"""Piper as a pipecat TTS service: audio at the call's rate, sentence by sentence, cached prompts.
+
+Each sentence is synthesised in a thread and resampled there to the pipeline's output rate
+(8 kHz on the phone); its audio is queued for playback at once, so the first sentence plays
+while the next ones are synthesised. Sentences found in the ``PromptCache`` cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from pipecat.frames.frames import Frame, TTSAudioRawFrame
+from pipecat.services.settings import TTSSettings
+from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
+
+from callbot.speech.audio import chunks
+from callbot.speech.piper_voice import PiperVoiceModel, spoken_sentences
+from callbot.speech.prompt_cache import PromptCache
+
+AUDIO_FRAME_MS = 200  # size of the TTSAudioRawFrames; the output transport re-cuts them
+
+
+class PiperTTSService(TTSService):
+    """Speech for one call from a shared Piper voice (and a shared prompt cache)."""
+
+    def __init__(self, *, voice: PiperVoiceModel, cache: PromptCache | None = None,
+                 language: Language = Language.FR, **kwargs: Any):
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model=voice.path.name, voice=voice.path.stem, language=language),
+            **kwargs,
+        )
+        self._voice = voice
+        self._cache = cache
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        """Yield each sentence's audio as soon as it exists (from the cache or from Piper)."""
+        rate = self.sample_rate
+        await self.start_tts_usage_metrics(text)
+        try:
+            for sentence in spoken_sentences(text):
+                audio = self._cache.get(sentence, rate) if self._cache else None
+                if audio is None:
+                    audio = await asyncio.to_thread(self._voice.render, sentence, rate)
+                    if self._cache:
+                        self._cache.remember(sentence, rate, audio)
+                await self.stop_ttfb_metrics()
+                for piece in chunks(audio, rate, AUDIO_FRAME_MS):
+                    yield TTSAudioRawFrame(piece, rate, 1, context_id=context_id)
+        except Exception as error:
+            await self.push_error(f"{self}: speech synthesis failed for [{text}]: {error}",
+                                  exception=error)
+        finally:
+            await self.stop_ttfb_metrics()

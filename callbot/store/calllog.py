@@ -1,0 +1,165 @@
+"""The call-log writer: a conversation sink that never blocks the call.
+
+``writer(event)`` only puts the event on a queue. A named thread with its own event
+loop turns events into private records and writes them in batches. When the database
+cannot take them, they go to the local spool and are replayed, in order and before
+anything newer, once it answers again; spools left by dead writers are adopted too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import queue
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callbot.config import StoreSettings
+from callbot.conversation.call_events import CallEvent, CallOutcome
+from callbot.conversation.session import Conversation
+from callbot.privacy import load_key
+from callbot.store.database import engine_from_settings, migrate
+from callbot.store.records import Record, to_record
+from callbot.store.spool import Spool, take_orphan
+from callbot.store.writes import apply_records
+
+BATCH_MAX = 200
+IDLE_WAKE_SEC = 0.5
+_STOP = object()
+
+
+class CallLogWriter:
+    """Sink for ``Conversation.sinks``; ``start()`` once, ``close()`` at shutdown."""
+
+    def __init__(self, store: StoreSettings, spool_dir: Path | None = None) -> None:
+        self.store = store
+        self.key = load_key(store.pseudonym_key, store.state_dir / "pseudonym.key")
+        self.spool = Spool(spool_dir or store.state_dir / "spool")
+        self.written = 0  # records that reached the database, for tests and the bench
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._seq: defaultdict[str, int] = defaultdict(int)
+        self._thread = threading.Thread(target=self._run, name="call-log-writer", daemon=True)
+        self._engine: AsyncEngine | None = None
+        self._migrated = False
+        self._retry_at = 0.0
+
+    def __call__(self, event: CallEvent) -> None:
+        self._seq[event.call_id] += 1
+        self._queue.put((self._seq[event.call_id], event))
+
+    def start(self) -> CallLogWriter:
+        self._thread.start()
+        return self
+
+    def close(self, timeout_sec: float = 10.0) -> None:
+        """Write what is queued (or spool it), then stop the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout_sec)
+        if self._thread.is_alive():
+            logger.error("call-log writer did not stop in time; queued records may be lost")
+
+    # --- the writer thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        with asyncio.Runner() as runner:
+            try:
+                stopping = False
+                while not stopping:
+                    batch, stopping = self._next_batch()
+                    records = [to_record(event, seq, self.key) for seq, event in batch]
+                    runner.run(self._write(records, force_retry=stopping))
+            finally:
+                if self._engine is not None:
+                    runner.run(self._engine.dispose())
+                self.spool.close()
+
+    def _next_batch(self) -> tuple[list[tuple[int, CallEvent]], bool]:
+        batch: list[tuple[int, CallEvent]] = []
+        try:
+            item = self._queue.get(timeout=IDLE_WAKE_SEC)
+        except queue.Empty:
+            return batch, False
+        while item is not _STOP:
+            batch.append(item)  # type: ignore[arg-type]
+            if len(batch) >= BATCH_MAX:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+        return batch, True
+
+    async def _write(self, records: list[Record], force_retry: bool = False) -> None:
+        due = force_retry or time.monotonic() >= self._retry_at
+        if due and (self.spool.pending or self._retry_at == 0.0):
+            await self._replay()
+        if not records:
+            return
+        if self.spool.pending or not due:
+            self.spool.append(records)
+            return
+        if not await self._store(records):
+            self.spool.append(records)
+
+    async def _store(self, records: list[Record]) -> bool:
+        try:
+            if self._engine is None:
+                self._engine = engine_from_settings(self.store, pool_size=2)
+            if not self._migrated:
+                await migrate(self._engine, self.store.schema_name)
+                self._migrated = True
+            async with self._engine.begin() as connection:
+                await apply_records(connection, records)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any database failure: spool, retry later
+            self._retry_at = time.monotonic() + self.store.spool_retry_sec
+            logger.warning(f"call log unreachable ({type(exc).__name__}: {exc}); "
+                           f"spooling to {self.spool.path}")
+            return False
+        self._retry_at = time.monotonic()
+        self.written += len(records)
+        return True
+
+    async def _replay(self) -> None:
+        """Our spool first, then any orphaned one; stop at the first failure."""
+        if self.spool.pending:
+            records = self.spool.read()
+            if not await self._store(records):
+                return
+            logger.info(f"replayed {len(records)} spooled call-log records")
+            self.spool.clear()
+        for path in self.spool.orphans():
+            taken = take_orphan(path)
+            if taken is None:
+                continue
+            handle, records = taken
+            try:
+                if records and not await self._store(records):
+                    return
+                path.unlink(missing_ok=True)
+                logger.info(f"replayed {len(records)} records from orphaned spool {path}")
+            finally:
+                handle.close()
+
+
+def attach_call_log(conversation: Conversation, store: StoreSettings) -> CallLogWriter:
+    """For ``callbot chat --record``: log this conversation until the process exits.
+
+    The call is closed as abandoned if input ends first, and the queue is written out
+    (or spooled) at exit.
+    """
+    writer = CallLogWriter(store).start()
+    conversation.sinks.append(writer)
+
+    def finish() -> None:
+        conversation.close(CallOutcome.ABANDONED, detail="end of input")
+        writer.close()
+
+    atexit.register(finish)
+    return writer

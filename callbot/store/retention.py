@@ -1,0 +1,62 @@
+"""The retention purge: calls older than the configured period are really deleted.
+
+Turns and line events go with their call (``ON DELETE CASCADE``). On SQLite the file is
+written with ``secure_delete`` (the bytes are overwritten); on PostgreSQL a ``VACUUM``
+follows so dead rows do not linger in the table files. Recordings, when recording is
+switched on, have their own period and are deleted from disk the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from loguru import logger
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callbot.store.schema import audit_log, calls, web_sessions
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    calls: int
+    recordings: int
+    sessions: int
+
+
+async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
+                recordings_dir: Path | None = None, recording_retention_days: int = 30,
+                audit_retention_days: int = 365) -> PurgeReport:
+    """Delete what is older than the retention periods; return how much went."""
+    cutoff = now - timedelta(days=retention_days)
+    async with engine.begin() as connection:
+        doomed = (await connection.execute(
+            select(func.count()).select_from(calls).where(calls.c.started_at < cutoff))).scalar_one()
+        await connection.execute(delete(calls).where(calls.c.started_at < cutoff))
+        expired = (await connection.execute(
+            delete(web_sessions).where(web_sessions.c.expires_at < now))).rowcount
+        await connection.execute(delete(audit_log).where(
+            audit_log.c.at < now - timedelta(days=audit_retention_days)))
+    if engine.dialect.name == "postgresql" and doomed:
+        async with engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.exec_driver_sql("VACUUM calls, turns, line_events")
+    removed = await asyncio.to_thread(_purge_recordings, recordings_dir,
+                                      now - timedelta(days=recording_retention_days))
+    logger.info(f"purge: {doomed} call(s) before {cutoff:%Y-%m-%d}, {removed} recording(s), "
+                f"{expired} expired session(s)")
+    return PurgeReport(doomed, removed, expired)
+
+
+def _purge_recordings(directory: Path | None, cutoff: datetime) -> int:
+    if directory is None or not directory.is_dir():
+        return 0
+    removed = 0
+    for path in directory.rglob("*"):
+        if path.is_file() and datetime.fromtimestamp(path.stat().st_mtime) < cutoff:
+            path.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,110 @@
+"""The tables, as SQLAlchemy Core objects the queries use (migrations create them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+calls = Table(
+    "calls", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("started_at", DateTime, nullable=False, index=True),
+    Column("ended_at", DateTime),
+    Column("day", String(10), nullable=False, index=True),  # local date, for trends
+    Column("hour", SmallInteger, nullable=False),  # local hour, for calls per hour
+    Column("caller", String(32)),  # keyed pseudonym, never the number
+    Column("outcome", String(16)),  # resolved, transferred, abandoned, error; NULL: in progress
+    Column("transfer_reason", String(64)),
+    Column("detail", String(200)),
+    Column("duration_sec", Float),
+    Index("ix_calls_day_stats", "day", "outcome", "duration_sec", "hour"),
+)
+
+turns = Table(
+    "turns", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("caller_text", Text),  # redacted
+    Column("intent", String(64), index=True),
+    Column("confidence", Float),
+    Column("action", String(16), nullable=False),
+    Column("kb_entry", String(64)),
+    Column("kb_revision", String(64)),
+    Column("bot_text", Text),
+    Column("transfer_reason", String(64)),
+    Column("latency_ms", Float),
+    Column("latencies", Text),  # JSON of the per-stage latencies
+    UniqueConstraint("call_id", "seq", name="uq_turns_call_seq"),
+    Index("ix_turns_at_stats", "at", "intent", "action", "latency_ms"),
+)
+
+line_events = Table(
+    "line_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("detail", Text),
+    UniqueConstraint("call_id", "seq", name="uq_line_events_call_seq"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # admin, editor, ops
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_login", DateTime),
+)
+
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("username", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200)),
+    Column("detail", Text),
+)
+
+kb_revisions = Table(
+    "kb_revisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("comment", String(300)),
+    Column("kb_text", Text, nullable=False),
+    Column("examples_text", Text, nullable=False),
+    Column("kb_revision", String(64), nullable=False),  # the hash answers carry in their "why"
+    Column("topics", String(500)),  # topics changed by this revision, comma-separated
+    Column("diff", Text),
+)

@@ -1,0 +1,71 @@
+"""The web application, built in one place: ``init_app(settings)``.
+
+Resources live in ``cleanup_ctx`` (database engine, FAQ editor) and are closed in
+reverse order; views are plain functions registered from their modules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callbot.config import Settings
+from callbot.store.database import engine_from_settings, migrate
+from callbot.web import admin, auth, dashboard, editor, metrics
+from callbot.web.faq import FaqEditor
+from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE, SETTINGS
+
+HERE = Path(__file__).parent
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    minutes, seconds = divmod(int(round(value)), 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+async def _context(request: web.Request) -> dict:
+    return {"session": request.get("session")}
+
+
+def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Application:
+    """The whole app; ``engine`` lets tests and benchmarks share theirs."""
+    app = web.Application(middlewares=[auth.auth_middleware], client_max_size=1024 ** 2)
+    app[SETTINGS] = settings
+    app[AUDIO_PREVIEW] = None
+    app[auth.LOGIN_FAILURES] = defaultdict(deque)
+    environment = aiohttp_jinja2.setup(
+        app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        context_processors=[_context, aiohttp_jinja2.request_processor])
+    environment.filters.update(percent=_percent, seconds=_seconds)
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        app[ENGINE] = engine or engine_from_settings(settings.store)
+        await migrate(app[ENGINE], settings.store.schema_name)
+        app[EDITOR] = FaqEditor(settings, app[ENGINE])
+        yield
+        await app[EDITOR].close()
+        if engine is None:
+            await app[ENGINE].dispose()
+
+    app.cleanup_ctx.append(database)
+    for module in (auth, metrics, dashboard, editor, admin):
+        app.add_routes(module.routes())
+    app.router.add_static("/static", HERE / "static")
+    return app
+
+
+def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    web.run_app(init_app(settings), host=host or settings.web.host,
+                port=port or settings.web.port, print=lambda text: print(text, flush=True))

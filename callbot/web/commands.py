@@ -1,0 +1,123 @@
+"""``callbot web``, ``callbot users add|passwd|disable|list``, ``callbot store purge``,
+``callbot bench web``. Heavy imports stay inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from callbot.config import Settings
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def _with_engine(settings: Settings, work: Callable[..., Awaitable[object]]) -> object:
+    from callbot.store.database import engine_from_settings, migrate
+
+    async def main() -> object:
+        engine = engine_from_settings(settings.store)
+        try:
+            await migrate(engine, settings.store.schema_name)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.store import accounts
+
+    password = _password(args) if args.users_command in ("add", "passwd") else ""
+    args.username = getattr(args, "username", "")
+
+    async def work(engine: object) -> None:
+        if args.users_command == "add":
+            await accounts.add_user(engine, args.username, password, args.role)
+        elif args.users_command == "passwd":
+            await accounts.set_password(engine, args.username, password)
+        elif args.users_command == "disable":
+            await accounts.set_active(engine, args.username, False)
+        else:
+            for user in await accounts.list_users(engine):
+                print(f"{user.username}\t{user.role}\t{'active' if user.active else 'disabled'}")
+            return
+        await accounts.audit(engine, f"cli:{getpass.getuser()}", f"user.{args.users_command}",
+                             args.username,
+                             f"role {args.role}" if args.users_command == "add" else "")
+        print(f"{args.users_command}: {args.username} done")
+
+    _with_engine(settings, work)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.store.retention import purge
+
+    store = settings.store
+    report = _with_engine(settings, lambda engine: purge(
+        engine, store.retention_days, datetime.now(), store.state_dir / "recordings",
+        store.recording_retention_days))
+    print(json.dumps(report.__dict__))
+    return 0
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    from loguru import logger
+
+    from callbot.web.app import run
+
+    logger.add(sys.stderr, level="INFO")
+    run(settings, args.host, args.port)
+    return 0
+
+
+def cmd_bench_web(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.web.bench import bench_web
+
+    print(json.dumps(asyncio.run(bench_web(settings, args.calls, args.requests, args.backends))),
+          flush=True)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
+    web = sub.add_parser("web", help="the ops dashboard and FAQ editor (aiohttp)")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    web.set_defaults(func=cmd_web)
+
+    users = sub.add_parser("users", help="web accounts").add_subparsers(
+        dest="users_command", required=True)
+    add = users.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("ops", "editor", "admin"), default="ops")
+    for name in ("passwd", "disable"):
+        users.add_parser(name, help=f"{name} an account").add_argument("username")
+    users.add_parser("list", help="list accounts")
+    for parser in users.choices.values():
+        parser.add_argument("--password-stdin", action="store_true",
+                            help="read the password from the first line of stdin")
+        parser.set_defaults(func=cmd_users)
+
+    store = sub.add_parser("store", help="call-log storage").add_subparsers(
+        dest="store_command", required=True)
+    store.add_parser("purge", help="delete what is older than the retention periods") \
+        .set_defaults(func=cmd_purge)
+
+    bench_web_parser = bench.add_parser("web", help="dashboard p95 with a large call log")
+    bench_web_parser.add_argument("--calls", type=int, default=100_000)
+    bench_web_parser.add_argument("--requests", type=int, default=40, help="per page")
+    bench_web_parser.add_argument("--backends", default="sqlite,postgresql")
+    bench_web_parser.set_defaults(func=cmd_bench_web)

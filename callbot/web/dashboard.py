@@ -1,0 +1,127 @@
+"""Ops pages: the dashboard, the call list with filters, one call's story, the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from callbot.nlu.intents import TOPIC_INTENTS
+from callbot.store import queries
+from callbot.web.auth import requires
+from callbot.web.charts import bar_chart, stacked_days
+from callbot.web.keys import ENGINE, SETTINGS
+
+OUTCOMES = ("resolved", "transferred", "abandoned", "error", "in_progress")
+CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outcome",
+               "transfer_reason", "caller")
+PAGE_SIZE = 50
+
+
+def today(request: web.Request) -> date:
+    return datetime.now(ZoneInfo(request.app[SETTINGS].timezone)).date()
+
+
+def _day(value: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else default
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def call_filter(request: web.Request, default_days: int = 7) -> queries.CallFilter:
+    """The filter the query string asks for; the last ``default_days`` days by default."""
+    query = request.query
+    last = _day(query.get("to"), today(request))
+    first = _day(query.get("from"), last - timedelta(days=default_days - 1))
+    if first > last:
+        raise web.HTTPBadRequest(text="'from' is after 'to'")
+    outcome = query.get("outcome") or None
+    if outcome and outcome not in OUTCOMES:
+        raise web.HTTPBadRequest(text=f"outcome must be one of {', '.join(OUTCOMES)}")
+    return queries.CallFilter(first, last, outcome, query.get("channel") or None,
+                              query.get("intent") or None)
+
+
+@requires("ops")
+@aiohttp_jinja2.template("dashboard.html")
+async def dashboard(request: web.Request) -> dict:
+    engine, day = request.app[ENGINE], today(request)
+    period = call_filter(request)
+    trend = await queries.daily_trend(engine, period.last_day)
+    hours = await queries.calls_per_hour(engine, period.first_day, period.last_day)
+    return {
+        "period": period,
+        "today": await queries.period_stats(engine, day, day),
+        "stats": await queries.period_stats(engine, period.first_day, period.last_day),
+        "live": await queries.calls_in_progress(engine, datetime.now()),
+        "trend_svg": stacked_days(trend),
+        "hours_svg": bar_chart([f"{h}h" for h in range(24)], hours),
+        "intents": await queries.top_intents(engine, period.first_day, period.last_day),
+        "not_understood": await queries.not_understood(engine, period.first_day,
+                                                       period.last_day, 20),
+    }
+
+
+@requires("ops")
+@aiohttp_jinja2.template("calls.html")
+async def call_list(request: web.Request) -> dict:
+    where = call_filter(request)
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text="page must be a number") from exc
+    engine = request.app[ENGINE]
+    rows = await queries.list_calls(engine, where, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    return {"where": where, "calls": rows[:PAGE_SIZE], "page": page,
+            "more": len(rows) > PAGE_SIZE, "channels": await queries.channels(engine),
+            "outcomes": OUTCOMES, "query": dict(request.query)}
+
+
+@requires("ops")
+@aiohttp_jinja2.template("call.html")
+async def call_view(request: web.Request) -> dict:
+    found = await queries.call_detail(request.app[ENGINE], request.match_info["call_id"])
+    if found is None:
+        raise web.HTTPNotFound(text="no such call")
+    call, steps = found
+    return {"call": call, "steps": steps}
+
+
+@requires("ops")
+@aiohttp_jinja2.template("not_understood.html")
+async def not_understood(request: web.Request) -> dict:
+    where = call_filter(request, default_days=30)
+    rows = await queries.not_understood(request.app[ENGINE], where.first_day, where.last_day)
+    return {"where": where, "rows": rows, "intents": sorted(TOPIC_INTENTS)}
+
+
+@requires("ops")
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    where = call_filter(request)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="calls-{where.first_day}-{where.last_day}.csv"'})
+    await response.prepare(request)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    async for row in queries.stream_calls(request.app[ENGINE], where):
+        writer.writerow([row[c] if row[c] is not None else "" for c in CSV_COLUMNS])
+        if buffer.tell() > 64_000:
+            await response.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+    await response.write(buffer.getvalue().encode())
+    await response.write_eof()
+    return response
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/", dashboard), web.get("/calls", call_list),
+            web.get("/calls/export.csv", export_csv), web.get("/calls/{call_id}", call_view),
+            web.get("/not-understood", not_understood)]

@@ -1,0 +1,98 @@
+"""Editing the knowledge-base and editor-examples files as text, keeping everything else.
+
+A topic's field is replaced on its own lines, so comments and layout of ``kb.yml`` stay
+as the town wrote them. Editor examples live in their own Rasa YAML file
+(``nlu/editor.yml``), regenerated whole. Files are replaced atomically (temp + rename):
+every bot process sees either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from callbot.yaml_lines import LineDict, load_yaml
+
+EDITABLE_FIELDS = ("answer", "details", "label")
+
+
+def _quoted(value: str) -> str:
+    return json.dumps(value.strip(), ensure_ascii=False)  # a JSON string is a YAML scalar
+
+
+def set_topic_fields(path: Path, text: str, topic_id: str, fields: dict[str, str]) -> str:
+    """``text`` with the topic's fields replaced (or added after ``answer``)."""
+    document = load_yaml(path, text)
+    topics = document.get("topics") if isinstance(document, LineDict) else None
+    if not isinstance(topics, LineDict) or not isinstance(topics.get(topic_id), LineDict):
+        raise KeyError(f"topic '{topic_id}' is not in {path}")
+    lines = text.splitlines()
+    block: LineDict = topics[topic_id]
+    indent = " " * (len(lines[block.line - 1]) - len(lines[block.line - 1].lstrip()))
+    key_line = next(n for n in range(block.line - 1, 0, -1)
+                    if lines[n - 1].strip().startswith(f"{topic_id}:"))
+    block_end = _mapping_end(lines, key_line)
+    for key in sorted(fields, key=lambda k: -block.line_of(k) if k in block else 0):
+        new_line = f"{indent}{key}: {_quoted(fields[key])}"
+        if key in block:
+            start = block.line_of(key)
+            later = [block.line_of(k) for k in block if block.line_of(k) > start]
+            end = min(later) - 1 if later else block_end
+            while end > start and not lines[end - 1].strip():
+                end -= 1
+            lines[start - 1:end] = [new_line]
+        elif fields[key].strip():
+            after = block.line_of("answer") if "answer" in block else block.line
+            lines.insert(after, new_line)
+    return "\n".join(lines) + "\n"
+
+
+def _mapping_end(lines: list[str], first: int) -> int:
+    indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
+    for number in range(first + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line.strip() and not line.lstrip().startswith("#") and \
+                len(line) - len(line.lstrip()) <= indent:
+            return number - 1
+    return len(lines)
+
+
+def read_examples(text: str) -> dict[str, list[str]]:
+    """Intent → examples of an editor file (empty text: none)."""
+    document = yaml.safe_load(text) if text.strip() else None
+    examples: dict[str, list[str]] = {}
+    for item in (document or {}).get("nlu") or []:
+        lines = [line.strip()[2:].strip() for line in str(item.get("examples", "")).splitlines()
+                 if line.strip().startswith("- ")]
+        examples.setdefault(str(item["intent"]), []).extend(lines)
+    return examples
+
+
+def write_examples(examples: dict[str, list[str]]) -> str:
+    parts = ["# Example questions added from the FAQ editor (callbot web): edited there.",
+             'version: "3.1"', "nlu:" if any(examples.values()) else "nlu: []"]
+    for intent in sorted(examples):
+        if not examples[intent]:
+            continue
+        parts.append(f"- intent: {intent}\n  examples: |")
+        parts.extend(f"    - {example}" for example in examples[intent])
+    return "\n".join(parts) + "\n"
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (same folder, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
