@@ -111,3 +111,23 @@ def test_sigterm_stops_gracefully(nlu_cache: Path, brain: object) -> None:
         running.process.send_signal(signal.SIGTERM)
         assert running.process.wait(timeout=60) == 0
         assert "stopping: no new calls" in running.log_text()
+
+
+@pytest.fixture(scope="module")
+def whisper_server(nlu_cache: Path, brain: object) -> Iterator[VoiceServer]:
+    with voice_server(nlu_cache, stt_engine="whisper") as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("clip", "intent", "action"),
+    [("fr_personne", "request_human", "transfer"), ("fr_poubelles", "waste_collection", "answer")],
+)
+async def test_french_question_understood_end_to_end(whisper_server: VoiceServer, clip: str,
+                                                     intent: str, action: str) -> None:
+    """French caller speech (espeak-ng + mbrola) → Whisper → NLU → policy → Piper → caller."""
+    report = await call_websocket(whisper_server.call_url, [Step("wav", str(AUDIO / f"{clip}.wav"))])
+    caller_turns = [t for t in report.turns if t.get("caller")]
+    assert caller_turns, f"nothing recognised:\n{whisper_server.log_text()[-2000:]}"
+    assert (caller_turns[0]["intent"], caller_turns[0]["action"]) == (intent, action)
+    assert report.turn_latencies_ms, "no answer audio came back after the question"
