@@ -230,6 +230,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.speech.cli",
     "callbot.speech.bench",
     "callbot.voice_cli",
+    "callbot.voice_bench",
     "callbot.web.commands",
 )
 

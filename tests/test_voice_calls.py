@@ -18,7 +18,7 @@ import pytest
 from callbot.bridge.audiosocket_wire import AudioSocketMessage
 from callbot.bridge.generic_wire import outgoing
 from callbot.call_client import Step, call_audiosocket, call_websocket
-from tests.voice_server import VoiceServer, voice_server
+from callbot.voice_server import VoiceServer, voice_server
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ class BotTurn:
     transfer: Transfer | None = None
     hangup: Hangup | None = None
     parse: ParseResult | None = None
+    latencies_ms: dict[str, float] = field(default_factory=dict)  # NLU, recognition…
 
     @property
     def text(self) -> str:
@@ -112,9 +113,9 @@ class Conversation:
              latencies_ms: dict[str, float] | None = None) -> BotTurn:
         context = PolicyContext(self.knowledge_base(), self.params)
         self.state, actions = decide(self.state, event, self.clock(), context)
-        turn = _turn(caller, actions, parse)
+        turn = replace(_turn(caller, actions, parse), latencies_ms=latencies_ms or {})
         if turn.says or turn.transfer or turn.hangup:
-            self._emit(TurnTaken(self.call_id, self.clock(), turn, latencies_ms or {}))
+            self._emit(TurnTaken(self.call_id, self.clock(), turn, turn.latencies_ms))
         if self.state.ended and self.outcome is None:
             failed = isinstance(event, SystemFailure)
             outcome = (CallOutcome.ERROR if failed and not turn.transfer else

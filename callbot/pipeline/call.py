@@ -125,6 +125,8 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         conversation.close(CallOutcome.ERROR, detail=type(exc).__name__)
     finally:
         stack.call_ended()
+        output = transport.output()
+        log.info(f"call audio: {output.frames_sent} frames sent, {output.late_frames} late")
         if conversation.outcome is None:
             conversation.close(CallOutcome.ABANDONED, detail="pipeline_ended")
         await connection.close()

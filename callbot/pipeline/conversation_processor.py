@@ -120,7 +120,8 @@ class ConversationProcessor(FrameProcessor):
         for say in turn.says:
             self.log.info(f"bot ({say.action}): {say.text!r}")
             await self.push_frame(TTSSpeakFrame(say.text))
-        await self.push_frame(OutputTransportMessageUrgentFrame(message=turn.to_json()))
+        report = {**turn.to_json(), "latencies_ms": turn.latencies_ms}
+        await self.push_frame(OutputTransportMessageUrgentFrame(message=report))
         if turn.transfer:
             await self.push_frame(TransferCallFrame(message="transfer", reason=str(turn.transfer.reason),
                                                     target=self._transfer_target))

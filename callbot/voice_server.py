@@ -1,4 +1,4 @@
-"""Start a real ``callbot serve`` process for the call tests, on free ports."""
+"""Start a real ``callbot serve`` process on free ports: for the call tests and the voice benchmarks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,139 @@
+"""``callbot bench latency`` and ``callbot bench calls``: scripted calls against a real
+``callbot serve`` (started here on free ports), figures printed as a final JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from callbot.call_client import CallReport, Step, call_websocket
+from callbot.config import Settings
+from callbot.voice_server import VoiceServer, voice_server
+
+CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
+_FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def _clips() -> list[Step]:
+    return [Step("wav", str(p)) for p in sorted(CLIPS.glob("fr_*.wav"))]
+
+
+def _proc_figures(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far and resident memory (MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
+                  .splitlines() if line.startswith("VmRSS:"))
+    return ticks / 100, rss_kb / 1024  # USER_HZ is 100 on Linux
+
+
+def _late_frames(server: VoiceServer) -> tuple[int, int]:
+    sent = late = 0
+    for match in _FRAMES.finditer(server.log_text()):
+        sent += int(match.group(1))
+        late += int(match.group(2))
+    return sent, late
+
+
+async def _latency_calls(server: VoiceServer, calls: int) -> list[CallReport]:
+    return [await call_websocket(server.call_url, _clips()) for _ in range(calls)]
+
+
+def bench_latency(settings: Settings, calls: int, stt_engine: str) -> dict[str, Any]:
+    with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine) as server:
+        reports = asyncio.run(_latency_calls(server, calls))
+    turns = [t for r in reports for t in r.turns if t.get("caller")]
+    latencies = [lat for r in reports for lat in r.turn_latencies_ms]
+    split: dict[str, list[float]] = {}
+    for turn in turns:
+        for key, value in (turn.get("latencies_ms") or {}).items():
+            split.setdefault(key, []).append(value)
+    return {
+        "stt_engine": stt_engine,
+        "calls": len(reports),
+        "turns": len(latencies),
+        "turn_latency_p50_ms": round(_percentile(latencies, 0.5), 1),
+        "turn_latency_p95_ms": round(_percentile(latencies, 0.95), 1),
+        "greeting_latency_ms": round(statistics.median(
+            [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]), 1),
+        "split_p50_ms": {k: round(_percentile(v, 0.5), 1) for k, v in split.items()},
+        "vad_stop_window_ms": settings.voice.vad_stop_sec * 1000,
+    }
+
+
+async def _caller_for(server: VoiceServer, duration_sec: float) -> CallReport:
+    """One caller asking questions for ``duration_sec``, then hanging up."""
+    clips = _clips()
+    steps = [clips[i % len(clips)] for i in range(int(duration_sec // 6) + 1)]
+    return await call_websocket(server.call_url, steps)
+
+
+CallOutcomes = list[CallReport | BaseException]
+
+
+async def _concurrent_calls(server: VoiceServer, concurrent: int,
+                            duration_sec: float) -> tuple[CallOutcomes, float, float, float]:
+    idle_cpu, idle_rss = _proc_figures(server.process.pid)
+    started = time.monotonic()
+    peak_rss = idle_rss
+    tasks = [asyncio.create_task(_caller_for(server, duration_sec)) for _ in range(concurrent)]
+    while not all(t.done() for t in tasks):
+        await asyncio.sleep(1)
+        peak_rss = max(peak_rss, _proc_figures(server.process.pid)[1])
+    reports = [t.exception() or t.result() for t in tasks]
+    busy_cpu, _ = _proc_figures(server.process.pid)
+    wall = time.monotonic() - started
+    return reports, (busy_cpu - idle_cpu) / wall, peak_rss - idle_rss, wall
+
+
+def bench_calls(settings: Settings, concurrent: int, duration_sec: float) -> dict[str, Any]:
+    extra = {"CALLBOT_VOICE__MAX_CALLS": str(max(concurrent, settings.voice.max_calls))}
+    with voice_server(settings.nlu.cache_dir, **extra) as server:
+        reports, cores, rss_mb, wall = asyncio.run(_concurrent_calls(server, concurrent,
+                                                                     duration_sec))
+        time.sleep(2)  # let the server log each call's audio counters
+        sent, late = _late_frames(server)
+    completed = [r for r in reports if isinstance(r, CallReport) and r.greeting_latency_ms]
+    return {
+        "concurrent": concurrent,
+        "calls_completed": len(completed),
+        "late_frame_ratio": round(late / sent, 5) if sent else None,
+        "frames_sent": sent,
+        "cpu_per_call": round(cores / concurrent, 4),  # cores busy per call (1.0 = one core)
+        "rss_mb_per_call": round(rss_mb / concurrent, 1),
+        "wall_sec": round(wall, 1),
+    }
+
+
+def cmd_bench_latency(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(bench_latency(settings, args.calls, args.stt)))
+    return 0
+
+
+def cmd_bench_calls(args: argparse.Namespace, settings: Settings) -> int:
+    print(json.dumps(bench_calls(settings, args.concurrent, args.seconds)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
+    latency = bench.add_parser("latency", help="end of caller speech → first bot audio")
+    latency.add_argument("--calls", type=int, default=5)
+    latency.add_argument("--stt", default="vosk", choices=("vosk", "whisper"))
+    latency.set_defaults(func=cmd_bench_latency)
+    calls = bench.add_parser("calls", help="N simultaneous calls: late frames, CPU, memory")
+    calls.add_argument("--concurrent", type=int, default=20)
+    calls.add_argument("--seconds", type=float, default=60.0)
+    calls.set_defaults(func=cmd_bench_calls)
+
+

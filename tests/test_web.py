@@ -1,0 +1,250 @@
+"""Every route of the web app, for every role, on SQLite and PostgreSQL (aiohttp test client).
+
+No login → redirect (pages) or 401; a page above the user's role → 403; a form without
+its CSRF token → 403; the dashboard shows the calls a real conversation logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callbot.brain import Brain
+from callbot.config import Settings
+from callbot.store.accounts import add_user
+from callbot.store.calllog import CallLogWriter
+from callbot.store.database import engine_from_settings, migrate
+from callbot.web.app import init_app
+from tests.conftest import DATA_DIR
+from tests.test_store import _drop_schema, make_store_settings, scripted_call
+
+PASSWORD = "correct horse battery"
+ROLES = ("ops", "editor", "admin")
+EXAMPLES_PER_INTENT = 8
+
+
+def small_data_dir(target: Path) -> Path:
+    """The real knowledge base with a trimmed copy of the NLU data, so retraining and
+    cross-validation take seconds in tests (the data are the real ones, fewer of them)."""
+    target.mkdir(parents=True)
+    shutil.copy(DATA_DIR / "kb.yml", target / "kb.yml")
+    kept: dict[str, int] = {}
+    for source in sorted(DATA_DIR.rglob("*.yml")):
+        if source.name == "kb.yml" or source.name == "editor.yml":
+            continue
+        document = yaml.safe_load(source.read_text("utf-8"))
+        items = []
+        for item in document.get("nlu") or []:
+            if "intent" in item:
+                room = EXAMPLES_PER_INTENT - kept.get(item["intent"], 0)
+                lines = [x for x in item["examples"].splitlines() if x.strip()][:room]
+                if not lines:
+                    continue
+                kept[item["intent"]] = kept.get(item["intent"], 0) + len(lines)
+                item["examples"] = "\n".join(lines) + "\n"
+            items.append(item)
+        document["nlu"] = items
+        destination = target / source.relative_to(DATA_DIR)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
+    return target
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_data_dir(tmp_path_factory.mktemp("web") / "data")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def web_settings(request: pytest.FixtureRequest, tmp_path: Path, small_data: Path,
+                 nlu_cache: Path) -> Iterator[Settings]:
+    data = tmp_path / "data"
+    shutil.copytree(small_data, data)
+    store = make_store_settings(request.param, tmp_path / "state")
+    yield Settings(data_dir=data, nlu={"cache_dir": nlu_cache}, store=store)
+    if store.schema_name:
+        asyncio.run(_drop_schema(store.schema_name))
+
+
+@pytest.fixture
+async def engine(web_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = engine_from_settings(web_settings.store)
+    await migrate(engine, web_settings.store.schema_name)
+    for role in ROLES:
+        await add_user(engine, role, PASSWORD, role)
+    await add_user(engine, "gone", PASSWORD, "admin")
+    from callbot.store.accounts import set_active
+
+    await set_active(engine, "gone", False)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(aiohttp_client: object, web_settings: Settings,
+                 engine: AsyncEngine) -> TestClient:
+    return await aiohttp_client(init_app(web_settings, engine))  # type: ignore[operator]
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+async def login(client: TestClient, username: str, password: str = PASSWORD) -> int:
+    client.session.cookie_jar.clear()
+    page = await client.get("/login")
+    response = await client.post("/login", data={
+        "username": username, "password": password, "csrf_token": csrf_of(await page.text()),
+        "next": "/"}, allow_redirects=False)
+    return response.status
+
+
+async def page_csrf(client: TestClient, path: str = "/") -> str:
+    return csrf_of(await (await client.get(path)).text())
+
+
+GET_PAGES = {  # path → lowest role that may see it
+    "/": "ops", "/calls": "ops", "/not-understood": "ops", "/calls/export.csv": "ops",
+    "/metrics": "ops", "/editor": "editor", "/editor/opening_hours": "editor",
+    "/editor/revisions": "editor", "/admin/users": "admin",
+}
+
+
+async def test_nothing_answers_without_login(client: TestClient) -> None:
+    for path in GET_PAGES:
+        page = await client.get(path, headers={"Accept": "text/html"}, allow_redirects=False)
+        api = await client.get(path, headers={"Accept": "application/json"},
+                               allow_redirects=False)
+        assert api.status == 401, path
+        if path != "/metrics":
+            assert page.status == 302 and page.headers["Location"].startswith("/login"), path
+    for path in ("/editor/opening_hours", "/admin/users", "/editor/examples", "/logout"):
+        assert (await client.post(path, data={}, allow_redirects=False)).status == 401
+    health = await client.get("/health")
+    assert health.status == 200 and (await health.json()) == {"status": "ok"}
+
+
+async def test_each_role_sees_its_pages_and_no_more(client: TestClient) -> None:
+    for role in ROLES:
+        assert await login(client, role) == 303
+        for path, needed in GET_PAGES.items():
+            response = await client.get(path)
+            allowed = ROLES.index(role) >= ROLES.index(needed)
+            assert response.status == (200 if allowed else 403), (role, path)
+
+
+async def test_login_refusals_and_rate_limit(client: TestClient) -> None:
+    assert await login(client, "ops", "wrong password!") == 401
+    assert await login(client, "gone") == 401  # disabled account
+    assert await login(client, "nobody") == 401
+    no_csrf = await client.post("/login", data={"username": "ops", "password": PASSWORD},
+                                allow_redirects=False)
+    assert no_csrf.status == 403
+    statuses = [await login(client, "editor", "wrong password!") for _ in range(6)]
+    assert statuses[-1] == 429
+    assert await login(client, "editor") == 429  # even the right password waits
+
+
+async def test_forms_without_csrf_are_refused(client: TestClient) -> None:
+    await login(client, "admin")
+    token = await page_csrf(client)
+    for path, data in (("/admin/users", {"action": "add", "username": "x", "role": "ops",
+                                         "password": PASSWORD}),
+                       ("/editor/opening_hours", {"action": "preview", "answer": "x"}),
+                       ("/logout", {})):
+        assert (await client.post(path, data=data, allow_redirects=False)).status == 403
+        wrong = await client.post(path, data={**data, "csrf_token": token[:-2] + "xx"},
+                                  allow_redirects=False)
+        assert wrong.status == 403
+    assert (await client.get("/")).status == 200  # still logged in: nothing happened
+
+
+async def test_cookies_are_httponly_and_samesite(client: TestClient) -> None:
+    page = await client.get("/login")
+    response = await client.post("/login", data={
+        "username": "ops", "password": PASSWORD, "csrf_token": csrf_of(await page.text())},
+        allow_redirects=False)
+    cookie = response.cookies["callbot_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+
+
+async def test_admin_manages_users_with_audit(client: TestClient) -> None:
+    await login(client, "admin")
+    token = await page_csrf(client, "/admin/users")
+    added = await client.post("/admin/users", data={
+        "csrf_token": token, "action": "add", "username": "claire", "role": "editor",
+        "password": PASSWORD}, allow_redirects=False)
+    assert added.status == 303
+    short = await client.post("/admin/users", data={
+        "csrf_token": token, "action": "add", "username": "bob", "role": "ops",
+        "password": "short"})
+    assert short.status == 422 and "10 characters" in await short.text()
+    await client.post("/admin/users", data={"csrf_token": token, "action": "disable",
+                                            "username": "claire"})
+    page = await (await client.get("/admin/users")).text()
+    assert "user.add" in page and "user.disable" in page and "claire" in page
+    assert await login(client, "claire") == 401
+
+
+async def test_dashboard_shows_logged_calls(client: TestClient, web_settings: Settings,
+                                            brain: Brain) -> None:
+    writer = CallLogWriter(web_settings.store).start()
+    call_id = scripted_call(brain, writer, ["les horaires de la mairie", "zorglub blabla"],
+                            caller="0612345678")
+    await asyncio.to_thread(writer.close)
+    await login(client, "ops")
+    day = "2026-12-01"
+    dashboard = await (await client.get(f"/?from={day}&to={day}")).text()
+    assert "opening_hours" in dashboard and "zorglub blabla" in dashboard
+    listing = await (await client.get(f"/calls?from={day}&to={day}&outcome=abandoned")).text()
+    assert call_id in listing and "0612345678" not in listing
+    detail = await (await client.get(f"/calls/{call_id}")).text()
+    assert "les horaires de la mairie" in detail and "opening_hours" in detail
+    export = await client.get(f"/calls/export.csv?from={day}&to={day}")
+    rows = (await export.text()).splitlines()
+    assert rows[0].startswith("id,channel") and call_id in rows[1] and len(rows) == 2
+    assert (await client.get("/calls/nope")).status == 404
+    assert (await client.get("/calls?from=yesterday")).status == 400
+    metrics = await (await client.get("/metrics")).text()
+    assert 'callbot_calls_total{outcome="abandoned"} 1' in metrics
+
+
+async def test_metrics_bearer_token(aiohttp_client: object, web_settings: Settings,
+                                    engine: AsyncEngine) -> None:
+    settings = web_settings.model_copy(update={"web": web_settings.web.model_copy(
+        update={"metrics_token": "s3cret"})})
+    client = await aiohttp_client(init_app(settings, engine))  # type: ignore[operator]
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status == 401
+    ok = await client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status == 200 and "callbot_calls_in_progress 0" in await ok.text()
+
+
+def test_users_command_line(web_settings: Settings, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    env = {**os.environ, "CALLBOT_STORE__STATE_DIR": str(web_settings.store.state_dir)}
+    if web_settings.store.url:
+        env["CALLBOT_STORE__URL"] = web_settings.store.url
+        env["CALLBOT_STORE__SCHEMA_NAME"] = web_settings.store.schema_name or ""
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run(["callbot", "users", *args], input=stdin, text=True, env=env,
+                              capture_output=True, timeout=60, check=False)
+
+    assert run("add", "marie", "--role", "editor", "--password-stdin",
+               stdin=PASSWORD + "\n").returncode == 0
+    duplicate = run("add", "marie", "--password-stdin", stdin=PASSWORD + "\n")
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+    assert run("passwd", "marie", "--password-stdin", stdin="x\n").returncode == 2
+    assert run("passwd", "marie", "--password-stdin", stdin="another long one\n").returncode == 0
+    assert run("disable", "marie").returncode == 0
+    assert "marie\teditor\tdisabled" in run("list").stdout
