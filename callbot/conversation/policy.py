@@ -173,6 +173,8 @@ def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: d
     """A yes/no to the bot's last question, or ``None`` when it is something else."""
     why = _why(parse, ctx, state.topic)
     yes, no = _means(parse, "affirm"), _means(parse, "deny")
+    if state.expecting is Expecting.ANYTHING_ELSE and intent == "goodbye":
+        no = True  # "non merci au revoir" after "autre chose ?", however unsure the NLU is
     match state.expecting:
         case Expecting.DETAILS if yes and state.topic:
             details = answer_topic(ctx.kb, state.topic, now).details
