@@ -33,6 +33,10 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, TransferCallFrame
 
 
+#: Longer than this without audio to send, the bot was silent: the next frame starts afresh.
+TALK_SPURT_GAP_SEC = 0.25
+
+
 class BridgeConnection(Protocol):
     """Whole messages in and out; ``receive`` returns ``None`` once the peer is gone."""
 
@@ -135,11 +139,16 @@ class BridgeOutputTransport(BaseOutputTransport):
         return True
 
     async def _pace(self, duration_sec: float) -> None:
-        """Sleep so audio leaves at real time; count frames that left late."""
+        """Sleep so audio leaves at real time; count frames that left late.
+
+        A frame is late when it leaves more than one frame after its slot while the bot is
+        talking; a longer gap is a new talk-spurt (the bot was listening), not lateness.
+        """
         now = time.monotonic()
-        if self._next_send_time == 0.0:
+        behind = now - self._next_send_time
+        if self._next_send_time == 0.0 or behind > TALK_SPURT_GAP_SEC:
             self._next_send_time = now
-        elif now - self._next_send_time > duration_sec:
+        elif behind > duration_sec:
             self.late_frames += 1
             self._next_send_time = now
         self._next_send_time += duration_sec
