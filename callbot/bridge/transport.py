@@ -32,7 +32,6 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, TransferCallFrame
 
-
 #: Longer than this without audio to send, the bot was silent: the next frame starts afresh.
 TALK_SPURT_GAP_SEC = 0.25
 
