@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.config import Settings
+from callbot.speech.preview import piper_preview
 from callbot.store.database import engine_from_settings, migrate
 from callbot.web import admin, auth, dashboard, editor, metrics
 from callbot.web.faq import FaqEditor
@@ -43,7 +44,7 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
     """The whole app; ``engine`` lets tests and benchmarks share theirs."""
     app = web.Application(middlewares=[auth.auth_middleware], client_max_size=1024 ** 2)
     app[SETTINGS] = settings
-    app[AUDIO_PREVIEW] = None
+    app[AUDIO_PREVIEW] = piper_preview(settings)
     app[auth.LOGIN_FAILURES] = defaultdict(deque)
     environment = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
