@@ -134,3 +134,13 @@ def test_shaky_transcript_is_not_answered_directly(ctx: PolicyContext) -> None:
     event = replace(said("pacs", 0.95, ("pacs", 0.95), ("marriage", 0.04)), asr_confidence=0.3)
     _, [say] = decide(started(ctx), event, OPEN, ctx)
     assert say.action is TurnAction.CLARIFY
+
+
+def test_answer_after_clarification_keeps_the_question_day(ctx: PolicyContext) -> None:
+    question = ParseResult("la mairie sera ouverte le 24 décembre",
+                           IntentScore("opening_hours", 0.5), (),
+                           (IntentScore("opening_hours", 0.5), IntentScore("pacs", 0.01)))
+    state, [clarify] = decide(started(ctx), CallerSaid(question), OPEN, ctx)
+    assert clarify.action is TurnAction.CLARIFY
+    _, [answer] = decide(state, said("affirm"), OPEN, ctx)
+    assert answer.why.kb_entry == "opening_hours" and "veille de Noël" in answer.text

@@ -114,6 +114,7 @@ class CallState:
     expecting: Expecting = Expecting.QUESTION
     topic: str | None = None  # last topic answered (for details)
     candidates: tuple[str, ...] = ()  # topics named in a clarification
+    question: ParseResult | None = None  # the question being clarified (its place, its day)
     misunderstandings: int = 0  # in a row
     silences: int = 0  # in a row
     last_say: Say | None = None

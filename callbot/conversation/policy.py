@@ -150,11 +150,14 @@ def _repeat(state: CallState) -> Decision:
 
 def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
             ctx: PolicyContext) -> Decision:
-    answer = answer_topic(ctx.kb, topic, now, parse.entity_value("service"),
-                          parse.entity_value("day"), parse.text)
+    earlier = state.question  # after a clarification, the question said where and when
+    service = parse.entity_value("service") or (earlier.entity_value("service") if earlier else None)
+    day = parse.entity_value("day") or (earlier.entity_value("day") if earlier else None)
+    text = f"{parse.text} {earlier.text}" if earlier else parse.text
+    answer = answer_topic(ctx.kb, topic, now, service, day, text)
     follow_up, expecting = ((prompts.OFFER_DETAILS, Expecting.DETAILS) if answer.details
                             else (prompts.ANYTHING_ELSE, Expecting.ANYTHING_ELSE))
-    state = replace(state, topic=topic, candidates=(), misunderstandings=0,
+    state = replace(state, topic=topic, candidates=(), question=None, misunderstandings=0,
                     answers_given=state.answers_given + 1)
     return _say(state, f"{answer.text} {follow_up}", TurnAction.ANSWER,
                 _why(parse, ctx, topic), expecting)
@@ -287,5 +290,5 @@ def _misunderstood(state: CallState, parse: ParseResult, now: datetime,
     else:
         return _say(replace(state, candidates=()), prompts.NOT_UNDERSTOOD, TurnAction.CLARIFY,
                     why, Expecting.QUESTION)
-    return _say(replace(state, candidates=candidates), text, TurnAction.CLARIFY, why,
-                Expecting.CLARIFICATION)
+    return _say(replace(state, candidates=candidates, question=parse), text, TurnAction.CLARIFY,
+                why, Expecting.CLARIFICATION)
