@@ -29,22 +29,28 @@ CALL_RATES_HZ = (8000,)  # 16 kHz calls synthesise their prompts on the fly
 
 
 def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
-    """Load the recogniser model and the voice once; raises ``ModelMissing`` with what to do."""
-    from callbot.speech.models import resolve_model
+    """Load the recogniser model and the voice once, downloading them on a first run.
+
+    Offline, raises ``ModelError`` whose message says which file to put where.
+    """
+    from callbot.speech.install import ensure_model
     from callbot.speech.piper_tts import PiperTTSService
     from callbot.speech.piper_voice import PiperVoiceModel
     from callbot.speech.prompt_cache import PromptCache
 
     started = time.perf_counter()
-    voice = PiperVoiceModel.load(resolve_model(settings.models.tts_voice, settings))
-    cache = PromptCache(voice)
+    voice = PiperVoiceModel.load(ensure_model(settings.models.tts_voice, settings))
+    # On disk, so a restart skips the render; the greeting first, it is needed soonest.
+    cache = PromptCache(voice, cache_dir=settings.models.models_dir.parent / "prompts")
+    prompts = fixed_prompts(brain.kb.current.town)
     for rate in CALL_RATES_HZ:
-        cache.render(fixed_prompts(brain.kb.current.town), rate)
+        cache.render(prompts[:1], rate)
+        cache.render(prompts[1:], rate)
     voice_settings = settings.voice
     if voice_settings.stt_engine == "whisper":
         from callbot.speech.whisper_stt import LocalWhisperSTTService
 
-        whisper_dir = resolve_model(settings.models.whisper_model, settings)
+        whisper_dir = ensure_model(settings.models.whisper_model, settings)
 
         def make_stt(rate: int) -> LocalWhisperSTTService:
             return LocalWhisperSTTService(model_dir=whisper_dir)
@@ -52,7 +58,7 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         from callbot.speech.vosk_model import VoskModel
         from callbot.speech.vosk_stt import VoskSTTService
 
-        vosk_model = VoskModel.load(resolve_model(settings.models.stt_model, settings))
+        vosk_model = VoskModel.load(ensure_model(settings.models.stt_model, settings))
 
         def make_stt(rate: int) -> VoskSTTService:
             return VoskSTTService(model=vosk_model)
