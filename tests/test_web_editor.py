@@ -120,7 +120,10 @@ async def test_examples_retrain_live_and_the_guard_refuses_harmful_ones(
     assert good.status == 303, await good.text()
     bot.nlu.wait()
     assert bot.nlu.parse(question).intent.name == "birth_declaration"
-    harmful = "\n".join(e for e in _examples_of(web_settings, "request_human"))
+    # Every "a person" and "goodbye" sentence as a birth declaration: several points of
+    # cross-validation accuracy lost, well past the 2-point guard.
+    harmful = "\n".join(e for intent in ("request_human", "goodbye")
+                        for e in _examples_of(web_settings, intent))
     page = await (await client.get("/editor/birth_declaration")).text()
     refused = await client.post("/editor/birth_declaration", data=topic_form(
         page, examples=harmful))
