@@ -4,6 +4,7 @@ records the bot's audio and measures how fast it answers."""
 
 from __future__ import annotations
 
+import array
 import asyncio
 import json
 import time
@@ -21,6 +22,10 @@ from callbot.bridge.generic_wire import outgoing
 FRAME_SEC = 0.02
 #: Silence sent after each caller utterance, so the bot's VAD sees the end of speech.
 TRAILING_SILENCE_SEC = 1.0
+#: Peak sample level above which a 20 ms frame counts as speech (16-bit PCM).
+SPEECH_LEVEL = 600
+#: Audio this recent means the bot is talking right now.
+BOT_TALKING_SEC = 0.1
 #: The bot is considered done talking after this long without audio.
 BOT_QUIET_SEC = 0.8
 
@@ -63,6 +68,18 @@ def write_wav(path: Path, pcm: bytes, rate: int) -> None:
         wav.setsampwidth(2)
         wav.setframerate(rate)
         wav.writeframes(pcm)
+
+
+def _speech_end(pcm: bytes, frame_bytes: int) -> int:
+    """Offset of the frame after the last one with speech in it: where the caller stops
+    talking, whatever silence the recording carries after that."""
+    samples = array.array("h", pcm[: len(pcm) // 2 * 2])
+    frame_samples = frame_bytes // 2
+    last = 0
+    for start in range(0, len(samples), frame_samples):
+        if max((abs(x) for x in samples[start:start + frame_samples]), default=0) > SPEECH_LEVEL:
+            last = start + frame_samples
+    return last * 2
 
 
 class _Caller:
@@ -110,12 +127,16 @@ class _Caller:
         frame_bytes = int(self.rate * FRAME_SEC) * 2
         silence = bytes(int(self.rate * TRAILING_SILENCE_SEC) * 2)
         audio = pcm + silence
+        speech_end = _speech_end(pcm, frame_bytes)
         next_at = time.monotonic()
         for offset in range(0, len(audio), frame_bytes):
             if self.closed.is_set():
                 return
-            if offset >= len(pcm) and self.waiting_since is None and offset - len(pcm) < frame_bytes:
-                self.waiting_since = time.monotonic()
+            if speech_end <= offset < speech_end + frame_bytes:
+                # End of speech. If the bot is already talking (it answered a pause inside
+                # the sentence), there is no answer latency to measure for this turn.
+                bot_talking = time.monotonic() - self.last_audio_at < BOT_TALKING_SEC
+                self.waiting_since = None if bot_talking else time.monotonic()
             chunk = audio[offset:offset + frame_bytes]
             await self.send_audio(chunk.ljust(frame_bytes, b"\0"))
             next_at += FRAME_SEC

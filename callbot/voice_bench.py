@@ -25,8 +25,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
-def _clips() -> list[Step]:
-    return [Step("wav", str(p)) for p in sorted(CLIPS.glob("fr_*.wav"))]
+def _clips(pattern: str = "fr_*.wav") -> list[Step]:
+    return [Step("wav", str(p)) for p in sorted(CLIPS.glob(pattern))]
 
 
 def _proc_figures(pid: int) -> tuple[float, float]:
@@ -46,13 +46,14 @@ def _late_frames(server: VoiceServer) -> tuple[int, int]:
     return sent, late
 
 
-async def _latency_calls(server: VoiceServer, calls: int) -> list[CallReport]:
-    return [await call_websocket(server.call_url, _clips()) for _ in range(calls)]
+async def _latency_calls(server: VoiceServer, calls: int, pattern: str) -> list[CallReport]:
+    return [await call_websocket(server.call_url, _clips(pattern)) for _ in range(calls)]
 
 
-def bench_latency(settings: Settings, calls: int, stt_engine: str) -> dict[str, Any]:
+def bench_latency(settings: Settings, calls: int, stt_engine: str,
+                  pattern: str = "fr_*.wav") -> dict[str, Any]:
     with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine) as server:
-        reports = asyncio.run(_latency_calls(server, calls))
+        reports = asyncio.run(_latency_calls(server, calls, pattern))
     turns = [t for r in reports for t in r.turns if t.get("caller")]
     latencies = [lat for r in reports for lat in r.turn_latencies_ms]
     split: dict[str, list[float]] = {}
@@ -62,7 +63,7 @@ def bench_latency(settings: Settings, calls: int, stt_engine: str) -> dict[str, 
     return {
         "stt_engine": stt_engine,
         "calls": len(reports),
-        "turns": len(latencies),
+        "turns": len(latencies),  # turns the bot was not already answering mid-sentence
         "turn_latency_p50_ms": round(_percentile(latencies, 0.5), 1),
         "turn_latency_p95_ms": round(_percentile(latencies, 0.95), 1),
         "greeting_latency_ms": round(statistics.median(
@@ -117,7 +118,7 @@ def bench_calls(settings: Settings, concurrent: int, duration_sec: float) -> dic
 
 
 def cmd_bench_latency(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(bench_latency(settings, args.calls, args.stt)))
+    print(json.dumps(bench_latency(settings, args.calls, args.stt, args.clips)))
     return 0
 
 
@@ -130,6 +131,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     latency = bench.add_parser("latency", help="end of caller speech → first bot audio")
     latency.add_argument("--calls", type=int, default=5)
     latency.add_argument("--stt", default="vosk", choices=("vosk", "whisper"))
+    latency.add_argument("--clips", default="fr_*.wav", help="caller clips (tests/fixtures/audio)")
     latency.set_defaults(func=cmd_bench_latency)
     calls = bench.add_parser("calls", help="N simultaneous calls: late frames, CPU, memory")
     calls.add_argument("--concurrent", type=int, default=20)
