@@ -61,23 +61,24 @@ async def _first_text(connection: WebSocketConnection) -> str | None:
     return data if isinstance(data, str) else None
 
 
-async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketConnection] | None:
+async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketConnection | None,
+                                               str | None]:
+    """Accept the WebSocket; refuse it when over capacity (no connection); read the handshake."""
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
     await ws.prepare(request)
     stack = request.app[STACK_KEY]
     if not stack.can_take_call(request.app[MAX_CALLS_KEY]):
         logger.warning("call refused: the bot is at its maximum of simultaneous calls")
         await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"busy")
-        return None
-    return ws, WebSocketConnection(ws)
+        return ws, None, None
+    connection = WebSocketConnection(ws)
+    return ws, connection, await _first_text(connection)
 
 
 async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
-    opened = await _open(request)
-    if opened is None:
-        return web.WebSocketResponse()
-    ws, connection = opened
-    text = await _first_text(connection)
+    ws, connection, text = await _open(request)
+    if connection is None:
+        return ws
     try:
         if text is None:
             raise ControlError("no MEDIA_START within the handshake timeout")
@@ -99,11 +100,9 @@ async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
 
 
 async def generic_handler(request: web.Request) -> web.WebSocketResponse:
-    opened = await _open(request)
-    if opened is None:
-        return web.WebSocketResponse()
-    ws, connection = opened
-    text = await _first_text(connection)
+    ws, connection, text = await _open(request)
+    if connection is None:
+        return ws
     try:
         if text is None:
             raise GenericProtocolError('no {"type": "start"} within the handshake timeout')
