@@ -13,6 +13,7 @@ from pathlib import Path
 
 from callbot.config import Settings
 from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
+from callbot.nlu.evaluation import percentile
 from callbot.nlu.training_data import load_training_data
 
 _PARSE_SAMPLES = (
@@ -72,7 +73,7 @@ def bench_nlu(settings: Settings, repeat: int = 3) -> dict[str, float]:
         "examples": len(data.examples),
         "train_s_median": round(statistics.median(train_times), 3),
         "parse_ms_p50": round(statistics.median(latencies), 3),
-        "parse_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
+        "parse_ms_p95": round(percentile(latencies, 0.95), 3),
         "training_peak_rss_mb": round(training_rss_mb, 1),
         "serving_peak_rss_mb": round(serving_rss_mb, 1),
     }

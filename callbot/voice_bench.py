@@ -14,15 +14,11 @@ from typing import Any
 
 from callbot.call_client import CallReport, Step, call_websocket
 from callbot.config import Settings
+from callbot.nlu.evaluation import percentile
 from callbot.voice_server import VoiceServer, voice_server
 
 CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
 _FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 def _clips(pattern: str = "fr_*.wav") -> list[Step]:
@@ -64,11 +60,11 @@ def bench_latency(settings: Settings, calls: int, stt_engine: str,
         "stt_engine": stt_engine,
         "calls": len(reports),
         "turns": len(latencies),  # turns the bot was not already answering mid-sentence
-        "turn_latency_p50_ms": round(_percentile(latencies, 0.5), 1),
-        "turn_latency_p95_ms": round(_percentile(latencies, 0.95), 1),
+        "turn_latency_p50_ms": round(percentile(latencies, 0.5), 1),
+        "turn_latency_p95_ms": round(percentile(latencies, 0.95), 1),
         "greeting_latency_ms": round(statistics.median(
             [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]), 1),
-        "split_p50_ms": {k: round(_percentile(v, 0.5), 1) for k, v in split.items()},
+        "split_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in split.items()},
         "vad_stop_window_ms": settings.voice.vad_stop_sec * 1000,
     }
 

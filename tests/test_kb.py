@@ -119,9 +119,10 @@ def test_live_reload_keeps_last_valid(tmp_path: Path) -> None:
     problems = live.reload()
     assert problems and live.current is before
     shutil.copy(DATA_DIR / "kb.yml", path)
-    path.write_text(path.read_text(encoding="utf-8").replace("Villebrune", "Villebrune", 1)
-                    + "\n# edited\n", encoding="utf-8")
+    renamed = path.read_text(encoding="utf-8").replace("name: Villebrune", "name: Villebrune-sur-Loire", 1)
+    path.write_text(renamed, encoding="utf-8")
     assert live.reload() == [] and live.current.revision != before.revision
+    assert live.current.town == "Villebrune-sur-Loire"
 
 
 def test_invalid_kb_refuses_to_start(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from callbot.conversation.call_events import (
     CallEventSink,
     CallOpened,
     CallOutcome,
+    LineEvent,
+    LineEventKind,
     TurnTaken,
 )
 from callbot.conversation.model import (
@@ -125,6 +127,10 @@ class Conversation:
             self.close(outcome, str(turn.transfer.reason) if turn.transfer else None,
                        turn.hangup.reason if turn.hangup else "")
         return turn
+
+    def record(self, kind: LineEventKind, detail: str = "") -> None:
+        """Something happened on the line (barge-in, key, silence, error): log it, no turn."""
+        self._emit(LineEvent(self.call_id, self.clock(), kind, detail))
 
     def start(self) -> BotTurn:
         self._emit(CallOpened(self.call_id, self.clock(), self.channel, self.caller_id))

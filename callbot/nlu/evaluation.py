@@ -53,7 +53,8 @@ def read_tsv(path: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile by nearest rank (benchmarks and evaluations share it)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
 
@@ -91,7 +92,7 @@ def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]
         out_of_scope_recall=oos_ok / oos_total if oos_total else 1.0,
         confident_wrong_rate=confident_wrong / total if total else 0.0,
         parse_p50_ms=statistics.median(latencies) if latencies else 0.0,
-        parse_p95_ms=_percentile(latencies, 0.95),
+        parse_p95_ms=percentile(latencies, 0.95),
         confusions=[(g, p, n) for (g, p), n in Counter(
             (g, p) for g, p in zip(gold, predicted, strict=True) if g != p).most_common(10)],
         errors=errors,

@@ -28,7 +28,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from callbot.conversation.call_events import LineEvent, LineEventKind
+from callbot.conversation.call_events import LineEventKind
 from callbot.conversation.session import BotTurn, Conversation
 from callbot.pipeline.frames import HangupCallFrame, TransferCallFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
@@ -83,8 +83,7 @@ class ConversationProcessor(FrameProcessor):
         await self.push_frame(frame, direction)
 
     def _record(self, kind: LineEventKind, detail: str = "") -> None:
-        conversation = self._conversation
-        conversation._emit(LineEvent(conversation.call_id, conversation.clock(), kind, detail))
+        self._conversation.record(kind, detail)
 
     async def _maybe_barge_in(self) -> None:
         if self._turns.should_interrupt(time.monotonic()):
