@@ -18,6 +18,7 @@ import aiohttp
 
 from callbot.bridge.audiosocket_wire import HEADER_BYTES, AudioSocketMessage, Kind, read_header
 from callbot.bridge.generic_wire import outgoing
+from callbot.playout import Playout
 
 FRAME_SEC = 0.02
 #: Silence sent after each caller utterance, so the bot's VAD sees the end of speech.
@@ -45,12 +46,15 @@ class CallReport:
     events: list[dict[str, Any]] = field(default_factory=list)
     bot_audio: bytearray = field(default_factory=bytearray)
     ended_by: str = ""
+    playout: Playout = field(default_factory=Playout)  # late bot frames, as this side hears them
+    close_code: int | None = None  # WebSocket close code (1013: refused, over capacity)
 
     def to_dict(self) -> dict[str, Any]:
         return {"call_id": self.call_id, "greeting_latency_ms": self.greeting_latency_ms,
                 "turn_latencies_ms": self.turn_latencies_ms, "turns": self.turns,
                 "events": self.events, "bot_audio_sec": len(self.bot_audio) / 2 / 8000,
-                "ended_by": self.ended_by}
+                "ended_by": self.ended_by, "frames_received": self.playout.frames,
+                "late_frames": self.playout.late}
 
 
 def read_wav(path: Path, rate: int) -> bytes:
@@ -102,6 +106,7 @@ class _Caller:
             self.waiting_since = None
         self.last_audio_at = now
         self.report.bot_audio.extend(pcm)
+        self.report.playout.arrive(now, len(pcm) / 2 / self.rate)
 
     async def wait_bot_quiet(self, timeout_sec: float = 30.0) -> None:
         """Wait for the bot's answer to start (if one is awaited), then for it to end."""
@@ -228,6 +233,7 @@ async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
             await ws.send_str(outgoing("stop"))
             await ws.close()
         await receiver
+        bot.report.close_code = ws.close_code
         return bot.report
 
 

@@ -81,6 +81,29 @@ class VoiceSettings(BaseModel):
     transfer_target: str = "switchboard"
 
 
+class SipSettings(BaseModel):
+    """The SIP endpoint (``callbot/sip/``): off unless ``enabled``; see that package's docstring."""
+
+    enabled: bool = False  # CALLBOT_SIP__ENABLED=true
+    host: str = "127.0.0.1"  # where to bind; "0.0.0.0" for every interface
+    port: int = 5060  # UDP; 0 picks a free port (logged)
+    public_address: str | None = None  # address put in Contact and SDP; None: the bound host
+    max_calls: int | None = None  # None: voice.max_calls (shared with the other bridges)
+    allowed_sources: list[str] = Field(default_factory=lambda: ["127.0.0.0/8"])  # CIDRs; [] = any
+    auth_user: str | None = None  # digest auth asked of callers when set (with auth_password)
+    auth_password: str | None = None  # CALLBOT_SIP__AUTH_PASSWORD; never logged
+    register_uri: str | None = None  # e.g. sip:pbx.mairie.local: REGISTER there as an extension
+    register_user: str | None = None
+    register_password: str | None = None  # CALLBOT_SIP__REGISTER_PASSWORD; never logged
+    register_expires_sec: int = 300
+    transfer_uri: str = "sip:standard@127.0.0.1"  # the switchboard, target of the blind REFER
+    switchboard_number: str = "01 23 45 67 89"  # said when the transfer fails
+    transfer_timeout_sec: float = 5.0  # no final NOTIFY by then: the transfer failed
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 20999
+    rtp_timeout_sec: float = 30.0  # no media for this long ends the call
+
+
 def _default_state_dir() -> Path:
     return Path.home() / ".local" / "share" / "callbot"
 
@@ -130,6 +153,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    sip: SipSettings = Field(default_factory=SipSettings)
 
     @property
     def knowledge_base_path(self) -> Path:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams
+from sqlalchemy.engine import make_url
 
 from callbot.brain import Brain
 from callbot.bridge.audiosocket_server import AudioSocketServer
@@ -22,8 +23,12 @@ from callbot.config import Settings
 from callbot.conversation.prompts import fixed_prompts
 from callbot.pipeline.call import VoiceStack
 from callbot.pipeline.turn_taking import TurnTakingParams
+from callbot.sip.endpoint import SipEndpoint
+from callbot.store.calllog import CallLogWriter
 
 DRAIN_SEC = 120.0
+#: A call open this long past the call time limit belongs to a process that died.
+STALE_MARGIN_SEC = 300.0
 #: Prompts are rendered once at start-up at the telephone rate.
 CALL_RATES_HZ = (8000,)  # 16 kHz calls synthesise their prompts on the fly
 
@@ -35,7 +40,7 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
     """
     from callbot.speech.install import ensure_model
     from callbot.speech.piper_tts import PiperTTSService
-    from callbot.speech.piper_voice import PiperVoiceModel
+    from callbot.speech.piper_voice import PiperVoiceModel, spoken_sentences
     from callbot.speech.prompt_cache import PromptCache
 
     started = time.perf_counter()
@@ -73,6 +78,8 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         turn_taking=TurnTakingParams(barge_in_min_sec=voice_settings.barge_in_min_sec,
                                      silence_timeout_sec=voice_settings.silence_timeout_sec),
         transfer_target=voice_settings.transfer_target,
+        render_speech=lambda text, rate: b"".join(
+            cache.get(s, rate) or voice.render(s, rate) for s in spoken_sentences(text)),
     )
 
 
@@ -84,8 +91,12 @@ class Listeners:
     audiosocket: AudioSocketServer | None
     websocket_port: int
     audiosocket_port: int | None
+    sip: SipEndpoint | None = None
+    sip_port: int | None = None
 
     async def close(self) -> None:
+        if self.sip is not None:
+            await self.sip.stop()
         if self.audiosocket is not None:
             await self.audiosocket.stop()
         await self.web_runner.cleanup()
@@ -107,12 +118,29 @@ async def start_listeners(settings: Settings, stack: VoiceStack) -> Listeners:
         audiosocket = AudioSocketServer(stack, voice.max_calls)
         as_port = await audiosocket.start(voice.host, voice.audiosocket_port)
         logger.info(f"AudioSocket server: tcp://{voice.host}:{as_port}")
-    return Listeners(runner, audiosocket, ws_port, as_port)
+    sip, sip_port = None, None
+    if settings.sip.enabled:
+        sip = SipEndpoint(settings, stack)
+        sip_port = await sip.start()
+        logger.info(f"SIP endpoint: sip:callbot@{settings.sip.host}:{sip_port} (UDP)")
+    return Listeners(runner, audiosocket, ws_port, as_port, sip, sip_port)
+
+
+def start_call_log(settings: Settings, brain: Brain) -> CallLogWriter:
+    """One writer for the process; it also closes the calls a dead process left open."""
+    stale_after_sec = settings.policy.call_time_limit_sec + STALE_MARGIN_SEC
+    writer = CallLogWriter(settings.store, recover=True, clock=brain.local_clock(),
+                           stale_after_sec=stale_after_sec).start()
+    where = make_url(settings.store.database_url).render_as_string(hide_password=True)
+    logger.info(f"call log: {where} (this process is {writer.node})")
+    return writer
 
 
 async def serve(settings: Settings) -> None:
     brain = Brain.load(settings)
     stack = await asyncio.to_thread(build_voice_stack, settings, brain)
+    call_log = start_call_log(settings, brain)
+    stack.sinks.append(call_log)
     listeners = await start_listeners(settings, stack)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -128,3 +156,5 @@ async def serve(settings: Settings) -> None:
         except TimeoutError:
             logger.warning(f"{stack.active_calls} call(s) still running after {DRAIN_SEC:.0f} s")
     await listeners.close()
+    await asyncio.to_thread(call_log.close)  # what is queued reaches the database or the spool
+    logger.info(f"call log closed ({call_log.written} records written this run)")

@@ -21,11 +21,11 @@ CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
 _FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
 
 
-def _clips(pattern: str = "fr_*.wav") -> list[Step]:
+def caller_clips(pattern: str = "fr_*.wav") -> list[Step]:
     return [Step("wav", str(p)) for p in sorted(CLIPS.glob(pattern))]
 
 
-def _proc_figures(pid: int) -> tuple[float, float]:
+def proc_figures(pid: int) -> tuple[float, float]:
     """CPU seconds used so far and resident memory (MB) of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])
@@ -42,8 +42,16 @@ def _late_frames(server: VoiceServer) -> tuple[int, int]:
     return sent, late
 
 
+def receiver_late_frames(reports: list[CallReport]) -> dict[str, Any]:
+    """Late bot frames as the callers heard them (see ``callbot.playout``)."""
+    frames = sum(r.playout.frames for r in reports)
+    late = sum(r.playout.late for r in reports)
+    return {"late_frame_ratio": round(late / frames, 5) if frames else None,
+            "frames_received": frames, "late_frames": late}
+
+
 async def _latency_calls(server: VoiceServer, calls: int, pattern: str) -> list[CallReport]:
-    return [await call_websocket(server.call_url, _clips(pattern)) for _ in range(calls)]
+    return [await call_websocket(server.call_url, caller_clips(pattern)) for _ in range(calls)]
 
 
 def bench_latency(settings: Settings, calls: int, stt_engine: str,
@@ -71,7 +79,7 @@ def bench_latency(settings: Settings, calls: int, stt_engine: str,
 
 async def _caller_for(server: VoiceServer, duration_sec: float) -> CallReport:
     """One caller asking questions for ``duration_sec``, then hanging up."""
-    clips = _clips()
+    clips = caller_clips()
     steps = [clips[i % len(clips)] for i in range(int(duration_sec // 6) + 1)]
     return await call_websocket(server.call_url, steps)
 
@@ -81,15 +89,15 @@ CallOutcomes = list[CallReport | BaseException]
 
 async def _concurrent_calls(server: VoiceServer, concurrent: int,
                             duration_sec: float) -> tuple[CallOutcomes, float, float, float]:
-    idle_cpu, idle_rss = _proc_figures(server.process.pid)
+    idle_cpu, idle_rss = proc_figures(server.process.pid)
     started = time.monotonic()
     peak_rss = idle_rss
     tasks = [asyncio.create_task(_caller_for(server, duration_sec)) for _ in range(concurrent)]
     while not all(t.done() for t in tasks):
         await asyncio.sleep(1)
-        peak_rss = max(peak_rss, _proc_figures(server.process.pid)[1])
+        peak_rss = max(peak_rss, proc_figures(server.process.pid)[1])
     reports = [t.exception() or t.result() for t in tasks]
-    busy_cpu, _ = _proc_figures(server.process.pid)
+    busy_cpu, _ = proc_figures(server.process.pid)
     wall = time.monotonic() - started
     return reports, (busy_cpu - idle_cpu) / wall, peak_rss - idle_rss, wall
 
@@ -105,7 +113,8 @@ def bench_calls(settings: Settings, concurrent: int, duration_sec: float) -> dic
     return {
         "concurrent": concurrent,
         "calls_completed": len(completed),
-        "late_frame_ratio": round(late / sent, 5) if sent else None,
+        **receiver_late_frames(completed),
+        "late_frame_ratio_sent": round(late / sent, 5) if sent else None,  # the bot's own view
         "frames_sent": sent,
         "cpu_per_call": round(cores / concurrent, 4),  # cores busy per call (1.0 = one core)
         "rss_mb_per_call": round(rss_mb / concurrent, 1),

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +52,9 @@ def voice_server(nlu_cache: Path, stt_engine: str = "vosk", **extra_env: str) ->
            "CALLBOT_VOICE__WEBSOCKET_PORT": str(ws_port),
            "CALLBOT_VOICE__AUDIOSOCKET_PORT": str(as_port),
            "CALLBOT_FIXED_NOW": OPEN_HOURS,
+           # the call log of a test server goes to a directory of its own, not the user's
+           "CALLBOT_STORE__STATE_DIR": tempfile.mkdtemp(prefix="callbot-serve-"),
+           "CALLBOT_STORE__PSEUDONYM_KEY": "voice-server-test-key",
            **extra_env}
     process = subprocess.Popen([sys.executable, "-m", "callbot.cli", "-v", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

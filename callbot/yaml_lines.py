@@ -17,6 +17,10 @@ class LineDict(dict):
     key_lines: dict[str, int]
     duplicate_keys: list[tuple[str, int]]
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_lines, self.duplicate_keys = {}, []  # also for an empty default LineDict()
+
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
 

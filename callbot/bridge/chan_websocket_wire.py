@@ -11,7 +11,11 @@ import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from callbot.json_input import JsonInputError, load_json
+
 MAX_CONTROL_CHARS = 8192
+#: The call id goes to the call log (a 64-character column) and into every log line.
+MAX_CALL_ID_CHARS = 64
 
 
 class Command(StrEnum):
@@ -59,14 +63,22 @@ class ControlEvent:
     @classmethod
     def _parse_json(cls, text: str) -> ControlEvent:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ControlError(f"invalid JSON control message: {exc.msg}") from exc
+            data = load_json(text)
+        except JsonInputError as exc:
+            raise ControlError(f"invalid JSON control message: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("event"), str):
             raise ControlError('JSON control message needs an "event" string')
         params = {k: v if isinstance(v, str) else json.dumps(v)
                   for k, v in data.items() if k != "event"}
         return cls(data["event"].upper(), params, json_format=True)
+
+    def call_id(self) -> str | None:
+        """``channel_id`` or ``connection_id`` when usable as our call id, else ``None``."""
+        for key in ("channel_id", "connection_id"):
+            value = self.params.get(key, "")
+            if value and len(value) <= MAX_CALL_ID_CHARS and value.isprintable():
+                return value
+        return None
 
     def int_param(self, key: str, default: int) -> int:
         try:

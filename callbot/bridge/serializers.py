@@ -67,6 +67,9 @@ class ChanWebsocketSerializer(FrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
+            if self.codec.startswith("slin") and len(data) % 2:
+                logger.warning("chan_websocket: odd-sized slin frame dropped")
+                return None
             return InputAudioRawFrame(g711.decode(data, self.codec), self.sample_rate, 1)
         try:
             event = ControlEvent.parse(data)

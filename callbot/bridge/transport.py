@@ -115,6 +115,7 @@ class BridgeOutputTransport(BaseOutputTransport):
             await self._connection.send(payload)
         except (ConnectionError, RuntimeError, OSError) as exc:
             logger.debug(f"bridge send failed ({exc}); the call is over")
+            await self._on_end("bridge", f"send failed: {exc}")
             return False
         return True
 

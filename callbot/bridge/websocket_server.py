@@ -9,6 +9,7 @@ import uuid
 from aiohttp import WSMsgType, web
 from loguru import logger
 
+from callbot import faults
 from callbot.bridge.chan_websocket_wire import ControlError, ControlEvent
 from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, outgoing
 from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
@@ -43,6 +44,7 @@ class WebSocketConnection:
     async def send(self, data: bytes | str) -> None:
         if self._ws.closed:
             raise ConnectionError("websocket closed")
+        faults.check("bridge")
         if isinstance(data, bytes):
             await self._ws.send_bytes(data)
         else:
@@ -68,8 +70,9 @@ async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketC
     await ws.prepare(request)
     stack = request.app[STACK_KEY]
     if not stack.can_take_call(request.app[MAX_CALLS_KEY]):
-        logger.warning("call refused: the bot is at its maximum of simultaneous calls")
-        await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"busy")
+        why = "busy" if stack.accepting else "shutting down"
+        logger.warning(f"call refused: {why}")
+        await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=why.encode())
         return ws, None, None
     connection = WebSocketConnection(ws)
     return ws, connection, await _first_text(connection)
@@ -92,7 +95,7 @@ async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
         logger.warning(f"chan_websocket handshake refused: {exc}")
         await ws.close(code=1002, message=str(exc).encode()[:120])
         return ws
-    call_id = event.params.get("channel_id") or event.params.get("connection_id") or uuid.uuid4().hex
+    call_id = event.call_id() or uuid.uuid4().hex
     serializer = ChanWebsocketSerializer(codec, _CODEC_RATES[codec], event.json_format)
     info = CallInfo(call_id, "asterisk-websocket", _CODEC_RATES[codec])
     await run_call(request.app[STACK_KEY], connection, serializer, info)

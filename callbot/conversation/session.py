@@ -15,6 +15,7 @@ from typing import Any
 
 from loguru import logger
 
+from callbot.conversation import prompts
 from callbot.conversation.call_events import (
     CallClosed,
     CallEvent,
@@ -38,7 +39,9 @@ from callbot.conversation.model import (
     SystemFailure,
     Tick,
     Transfer,
+    TransferReason,
     TurnAction,
+    Why,
 )
 from callbot.conversation.policy import PolicyContext, PolicyParams, decide
 from callbot.kb.model import KnowledgeBase
@@ -113,8 +116,15 @@ class Conversation:
     def _run(self, event: Event, caller: str | None = None,
              parse: ParseResult | None = None,
              latencies_ms: dict[str, float] | None = None) -> BotTurn:
-        context = PolicyContext(self.knowledge_base(), self.params)
-        self.state, actions = decide(self.state, event, self.clock(), context)
+        try:
+            context = PolicyContext(self.knowledge_base(), self.params)
+            self.state, actions = decide(self.state, event, self.clock(), context)
+        except Exception as exc:  # the policy is pure: what raises in it is the knowledge base
+            logger.opt(exception=exc).error("knowledge base failed; handing the call to a person")
+            if isinstance(event, SystemFailure):  # even the transfer decision failed
+                self.state, actions = _failure_transfer(self.state)
+            else:
+                return self.failure("kb", _describe(exc), caller)
         turn = replace(_turn(caller, actions, parse), latencies_ms=latencies_ms or {})
         if turn.says or turn.transfer or turn.hangup:
             self._emit(TurnTaken(self.call_id, self.clock(), turn, turn.latencies_ms))
@@ -124,8 +134,10 @@ class Conversation:
                        CallOutcome.TRANSFERRED if turn.transfer else
                        CallOutcome.ABANDONED if turn.hangup and turn.hangup.reason == "silence"
                        else CallOutcome.RESOLVED)
-            self.close(outcome, str(turn.transfer.reason) if turn.transfer else None,
-                       turn.hangup.reason if turn.hangup else "")
+            reason = str(turn.transfer.reason) if turn.transfer else None
+            if failed and reason:  # the call log says what failed: "failure:stt"
+                reason = f"{reason}:{event.component}"
+            self.close(outcome, reason, turn.hangup.reason if turn.hangup else "")
         return turn
 
     def record(self, kind: LineEventKind, detail: str = "") -> None:
@@ -153,7 +165,7 @@ class Conversation:
             parse = self.parse_text(text)
         except Exception as exc:  # any NLU failure must end with a person, not dead air
             logger.opt(exception=exc).error("NLU failed; handing the call to a person")
-            return self._run(SystemFailure("nlu"), text)
+            return self.failure("nlu", _describe(exc), text)
         latencies["nlu"] = round((time.perf_counter() - started) * 1000, 2)
         return self._run(CallerSaid(parse, asr_confidence), text, parse, latencies)
 
@@ -163,12 +175,24 @@ class Conversation:
     def silence(self) -> BotTurn:
         return self._run(SilenceTimeout(), "<silence>")
 
-    def failure(self, component: str) -> BotTurn:
-        return self._run(SystemFailure(component))
+    def failure(self, component: str, detail: str = "", caller: str | None = None) -> BotTurn:
+        """A part of the call path failed: log which in the call, then hand it to a person."""
+        self.record(LineEventKind.ERROR, f"{component}: {detail}" if detail else component)
+        return self._run(SystemFailure(component), caller)
 
     def tick(self) -> BotTurn:
         """Called about once a second by the audio layer: enforces the call time limit."""
         return self._run(Tick())
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _failure_transfer(state: CallState) -> tuple[CallState, list[Action]]:
+    """The transfer after a failure when the policy itself cannot run (its data is broken)."""
+    say = Say(prompts.TRANSFER_AFTER_FAILURE, TurnAction.TRANSFER, Why())
+    return replace(state, ended=True, last_say=say), [say, Transfer(TransferReason.FAILURE)]
 
 
 def _turn(caller: str | None, actions: list[Action], parse: ParseResult | None) -> BotTurn:

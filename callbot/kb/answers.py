@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from callbot import faults
 from callbot.kb.dates import find_date
 from callbot.kb.hours import hours_on, is_open, next_weekday
 from callbot.kb.model import WEEKDAYS_FR, KnowledgeBase, Service, Topic
@@ -51,6 +52,7 @@ def _address_answer(service: Service) -> str:
 def answer_topic(kb: KnowledgeBase, topic_id: str, now: datetime, service_id: str | None = None,
                  day: str | None = None, text: str = "") -> Answer:
     """The answer to speak; hours and address honour the service and day the caller named."""
+    faults.check("kb")
     topic = kb.topics[topic_id]
     details = fill_slots(topic.details, kb, now)
     named = kb.services.get(service_id or "")

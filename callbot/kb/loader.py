@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from callbot.kb.hours import parse_hours
@@ -48,6 +48,14 @@ class _Reader:
             return ""
         return str(value).strip()
 
+    def items(self, block: LineDict, key: str, where: str) -> list:
+        """A list value (absent: empty); anything else is reported and read as empty."""
+        value = block.get(key) or []
+        if isinstance(value, list):
+            return value
+        self.error(block.line_of(key), f"{where}: '{key}' must be a list")
+        return []
+
     def spoken_text(self, block: LineDict, key: str, where: str, required: bool = True) -> str:
         value = self.text(block, key, required)
         reason = unspeakable(SLOT_PATTERN.sub("", value)) if value else None
@@ -79,7 +87,8 @@ class _Reader:
                     self.error(hours_block.line_of(weekday), f"service '{service_id}', {weekday}: {exc}")
                     hours.append(())
         closures = tuple(c for c in (self.closure(service_id, item)
-                                     for item in block.get("closures") or []) if c)
+                                     for item in self.items(block, "closures",
+                                                            f"service '{service_id}'")) if c)
         where = f"service '{service_id}'"
         return Service(
             id=service_id,
@@ -98,7 +107,8 @@ class _Reader:
         try:
             first = item.get("date") or item["from"]
             last = item.get("date") or item["to"]
-            if not isinstance(first, date) or not isinstance(last, date):
+            if not isinstance(first, date) or not isinstance(last, date) \
+                    or isinstance(first, datetime) or isinstance(last, datetime):
                 raise ValueError
         except (KeyError, ValueError):
             self.error(item.line, f"service '{service_id}': a closure needs 'date: YYYY-MM-DD' "
@@ -108,7 +118,7 @@ class _Reader:
             self.error(item.line, f"service '{service_id}': closure ends before it starts")
             return None
         weekdays = []
-        for name in item.get("only") or []:
+        for name in self.items(item, "only", f"service '{service_id}' closure"):
             if name not in WEEKDAYS_FR:
                 self.error(item.line_of("only"), f"'{name}' is not a weekday (lundi…dimanche)")
             else:
@@ -135,7 +145,7 @@ class _Reader:
                 problem = check_slot(slot, services, self.waste_kinds)
                 if problem:
                     self.error(block.line_of(key), f"{where}: {problem}")
-        keywords = block.get("keywords") or []
+        keywords = self.items(block, "keywords", where)
         return Topic(topic_id, service, answer, details, self.spoken_text(block, "label", where),
                      tuple(str(k) for k in keywords))
 
@@ -158,13 +168,17 @@ def load_knowledge_base(path: Path, text: str | None = None) -> KnowledgeBase:
         raise DataError([Problem(str(path), 1, "'services:' mapping is missing or empty")])
     if not isinstance(topics_block, LineDict):
         raise DataError([Problem(str(path), 1, "'topics:' mapping is missing")])
-    waste_block = document.get("waste") or {}
+    waste_block = document.get("waste") or LineDict()
+    if not isinstance(waste_block, LineDict):
+        reader.error(document.line_of("waste"), "'waste' must map each kind to weekday names")
+        waste_block = LineDict()
     waste: dict[str, tuple[int, ...]] = {}
     for kind, days in waste_block.items():
-        bad = [d for d in days or [] if d not in WEEKDAYS_FR]
+        days = days if isinstance(days, list) else []  # noqa: PLW2901 - reported just below
+        bad = [d for d in days if d not in WEEKDAYS_FR]
         if bad or not days:
             reader.error(waste_block.line_of(kind), f"waste '{kind}': days must be weekday names")
-        waste[kind] = tuple(WEEKDAYS_FR.index(d) for d in days or [] if d in WEEKDAYS_FR)
+        waste[kind] = tuple(WEEKDAYS_FR.index(d) for d in days if d in WEEKDAYS_FR)
     reader.waste_kinds = set(waste)
     for block in (services_block, topics_block):
         for key, line in block.duplicate_keys:

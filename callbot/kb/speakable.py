@@ -48,6 +48,9 @@ _DECIMAL = re.compile(r"(?<![\w,])(\d+),(\d+)(?![\w,])")
 _NUMBER = re.compile(r"\d+")
 _SPEAKABLE = re.compile(r"[^\W\d_]|[\s.,;:!?'’\-«»\"()]")
 _UNKNOWN_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
+#: Longer runs of digits are no phone number, price or date: nobody can follow them spoken.
+MAX_NUMBER_DIGITS = 15
+_LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}")
 
 
 def _n(value: int | float, **kwargs: str) -> str:
@@ -111,6 +114,8 @@ def unspeakable(text: str) -> str | None:
     lowered = text.lower()
     if "http" in lowered or "www." in lowered or "@" in text:
         return "contains a web or e-mail address: say where to find it in words instead"
+    if _LONG_NUMBER.search(text):
+        return f"a number of more than {MAX_NUMBER_DIGITS} digits: write it in words or split it"
     spoken = to_spoken(text)
     acronym = _UNKNOWN_ACRONYM.search(spoken)
     if acronym:

@@ -19,6 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from callbot import faults
 from callbot.nlu.entities import EntityExtractor
 from callbot.nlu.intents import NLU_FALLBACK
 from callbot.nlu.result import IntentScore, ParseResult
@@ -136,6 +137,7 @@ class EmbeddedNLU:
         return total / len(self._sigmoid)
 
     def parse(self, text: str) -> ParseResult:
+        faults.check("nlu")
         text = clean_input(text)
         if not features_text(text):
             return ParseResult(text, IntentScore(NLU_FALLBACK, 1.0))

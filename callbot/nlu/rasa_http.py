@@ -15,12 +15,12 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 from loguru import logger
 
 from callbot.nlu.intents import NLU_FALLBACK
+from callbot.nlu.rasa_answer import MAX_ANSWER_BYTES, RasaAnswerError, parse_answer
 from callbot.nlu.result import ParseResult
 from callbot.nlu.text import clean_input, features_text
 
@@ -50,23 +50,21 @@ class RasaHttpNLU:
                                         daemon=True)
         self._thread.start()
 
-    async def _request(self, text: str) -> dict[str, Any]:
+    async def _request(self, text: str) -> ParseResult:
         """Runs on the private loop: one POST, the whole of it bounded by the timeout."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_sec))
         async with self._session.post(f"{self.url}/model/parse", json={"text": text}) as response:
             response.raise_for_status()
-            body = await response.json(content_type=None)
-        if not isinstance(body, dict) or not (body.get("intent") or {}).get("name"):
-            raise ValueError(f"no intent in Rasa's answer: {str(body)[:200]}")
-        # Rasa's FallbackClassifier puts nlu_fallback first in the ranking; the embedded NLU
-        # ranks real intents only, and the policy picks clarification candidates from it.
-        body["intent_ranking"] = [r for r in body.get("intent_ranking") or []
-                                  if r.get("name") != NLU_FALLBACK]
-        return body
+            raw = bytearray()
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                raw += chunk
+                if len(raw) > MAX_ANSWER_BYTES:
+                    raise RasaAnswerError(f"answer larger than {MAX_ANSWER_BYTES} bytes")
+        return parse_answer(bytes(raw))
 
-    def _submit(self, text: str) -> concurrent.futures.Future[dict[str, Any]]:
+    def _submit(self, text: str) -> concurrent.futures.Future[ParseResult]:
         if self._loop.is_closed():
             raise RasaUnavailable("RasaHttpNLU is closed")
         return asyncio.run_coroutine_threadsafe(self._request(text), self._loop)
@@ -96,7 +94,7 @@ class RasaHttpNLU:
             return empty
         future = self._submit(text)
         try:
-            return ParseResult.from_dict(future.result(timeout=self.timeout_sec + 1.0))
+            return future.result(timeout=self.timeout_sec + 1.0)
         except _FALLBACK_ERRORS as exc:
             future.cancel()
             return self._fall_back(text, exc)
@@ -107,9 +105,8 @@ class RasaHttpNLU:
         if not features_text(text):
             return await asyncio.to_thread(self.parse, text)
         try:
-            body = await asyncio.wait_for(asyncio.wrap_future(self._submit(text)),
+            return await asyncio.wait_for(asyncio.wrap_future(self._submit(text)),
                                           self.timeout_sec + 1.0)
-            return ParseResult.from_dict(body)
         except _FALLBACK_ERRORS as exc:
             return await asyncio.to_thread(self._fall_back, text, exc)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import ErrorFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.audio.vad_processor import VADProcessor
@@ -25,13 +26,15 @@ from pipecat.workers.runner import WorkerRunner
 
 from callbot.brain import Brain
 from callbot.bridge.transport import BridgeConnection, BridgeTransport
-from callbot.conversation.call_events import CallEventSink, CallOutcome
+from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEventKind
 from callbot.conversation.session import Conversation
 from callbot.pipeline.conversation_processor import ConversationProcessor
 from callbot.pipeline.turn_taking import TurnTakingParams
 
 #: Audio the bot may still send after its last words before the line is dropped.
 END_GRACE_SEC = 0.3
+#: After a failed send, how long a hang-up from the peer may take to arrive (then it is no error).
+BRIDGE_SETTLE_SEC = 0.2
 
 
 @dataclass
@@ -45,6 +48,8 @@ class VoiceStack:
     turn_taking: TurnTakingParams = field(default_factory=TurnTakingParams)
     sinks: list[CallEventSink] = field(default_factory=list)
     transfer_target: str = "switchboard"
+    #: (text, sample rate) → PCM16, blocking; for words said outside a pipeline (SIP transfer failed)
+    render_speech: Callable[[str, int], bytes] | None = None
     active_calls: int = 0
     accepting: bool = True  # false while shutting down: new calls are refused
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -82,12 +87,17 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
     worker: PipelineWorker | None = None
 
     async def on_end(who: str, reason: str) -> None:
+        if who == "bridge":  # a send failed; a hang-up arriving meanwhile tells it better
+            await asyncio.sleep(BRIDGE_SETTLE_SEC)
         if finished.is_set():
             return
         finished.set()
         log.info(f"call ended by the {who} ({reason})")
         if who == "caller":
             conversation.close(CallOutcome.ABANDONED, detail=reason)
+        elif who == "bridge":  # the line broke: nobody is left to hear a prompt
+            conversation.record(LineEventKind.ERROR, f"bridge: {reason}")
+            conversation.close(CallOutcome.ERROR, detail=f"bridge: {reason}")
         else:
             await asyncio.sleep(END_GRACE_SEC)
         await connection.close()
@@ -98,11 +108,12 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
     params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
                              audio_in_sample_rate=rate, audio_out_sample_rate=rate)
     transport = BridgeTransport(connection, serializer, params, on_end)
+    brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
     pipeline = Pipeline([
         transport.input(),
         VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=rate, params=stack.vad)),
         stack.make_stt(rate),
-        ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target),
+        brain_step,
         stack.make_tts(rate),
         transport.output(),
     ])
@@ -114,6 +125,11 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         check_dangling_tasks=False,
         conversation_id=info.call_id,
     )
+
+    @worker.event_handler("on_pipeline_error")
+    async def on_pipeline_error(_worker: PipelineWorker, frame: ErrorFrame) -> None:
+        await brain_step.component_failed(frame)  # any part fails: the caller gets a person
+
     stack.call_started()
     log.info(f"call started on {info.channel} at {rate} Hz")
     try:

@@ -27,6 +27,10 @@ from pipecat.frames.frames import (
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
 
 from callbot.conversation.call_events import LineEventKind
 from callbot.conversation.session import BotTurn, Conversation
@@ -34,6 +38,17 @@ from callbot.pipeline.frames import HangupCallFrame, TransferCallFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
 
 TICK_SEC = 0.25
+
+
+def component_name(processor: FrameProcessor | None) -> str:
+    """What the call log calls the failed part: stt, tts, bridge, or the processor's name."""
+    if isinstance(processor, STTService):
+        return "stt"
+    if isinstance(processor, TTSService):
+        return "tts"
+    if isinstance(processor, BaseInputTransport | BaseOutputTransport):
+        return "bridge"
+    return processor.name if processor is not None else "pipeline"
 
 
 class ConversationProcessor(FrameProcessor):
@@ -75,17 +90,20 @@ class ConversationProcessor(FrameProcessor):
             self._record(LineEventKind.DTMF, str(frame.button.value))
             await self._handle(self._conversation.dtmf, str(frame.button.value))
             return
-        elif isinstance(frame, ErrorFrame) and direction is FrameDirection.UPSTREAM:
-            self.log.error(f"component failed mid-call: {frame.error}")
-            self._record(LineEventKind.ERROR, str(frame.error))
-            await self._handle(self._conversation.failure, frame.processor.name
-                               if frame.processor else "pipeline")
         await self.push_frame(frame, direction)
+
+    async def component_failed(self, frame: ErrorFrame) -> None:
+        """Any processor's error (the worker hands them all here): transfer to a person."""
+        component = component_name(frame.processor)
+        self.log.error(f"{component} failed mid-call: {frame.error}")
+        await self._handle(self._conversation.failure, component, str(frame.error))
 
     def _record(self, kind: LineEventKind, detail: str = "") -> None:
         self._conversation.record(kind, detail)
 
     async def _maybe_barge_in(self) -> None:
+        if self._conversation.ended:  # the last words (a transfer) must not be cut off
+            return
         if self._turns.should_interrupt(time.monotonic()):
             self.log.debug("barge-in: the caller speaks over the bot")
             self._record(LineEventKind.BARGE_IN)

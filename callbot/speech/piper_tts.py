@@ -16,6 +16,7 @@ from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 
+from callbot import faults
 from callbot.speech.audio import chunks
 from callbot.speech.piper_voice import PiperVoiceModel, spoken_sentences
 from callbot.speech.prompt_cache import PromptCache
@@ -48,6 +49,7 @@ class PiperTTSService(TTSService):
             for sentence in spoken_sentences(text):
                 audio = self._cache.get(sentence, rate) if self._cache else None
                 if audio is None:
+                    faults.check("tts")
                     audio = await asyncio.to_thread(self._voice.render, sentence, rate)
                     if self._cache:
                         self._cache.remember(sentence, rate, audio)

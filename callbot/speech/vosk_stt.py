@@ -37,6 +37,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
+from callbot import faults
 from callbot.speech.audio import SAMPLE_WIDTH_BYTES, mean_word_confidence
 from callbot.speech.vosk_model import UNKNOWN_WORD, VoskModel
 
@@ -242,6 +243,7 @@ class VoskSTTService(STTService):
         if (recognizer := self._recognizer) is None:
             return
         try:
+            faults.check("stt")
             final = await asyncio.to_thread(_finalize, recognizer)
         except Exception as error:
             await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)

@@ -4,6 +4,8 @@
 loop turns events into private records and writes them in batches. When the database
 cannot take them, they go to the local spool and are replayed, in order and before
 anything newer, once it answers again; spools left by dead writers are adopted too.
+With ``recover`` (``callbot serve``), once the spools are replayed the writer closes the
+calls that dead processes left open (``callbot.store.recovery``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from loguru import logger
@@ -25,6 +29,7 @@ from callbot.conversation.session import Conversation
 from callbot.privacy import load_key
 from callbot.store.database import engine_from_settings, migrate
 from callbot.store.records import Record, to_record
+from callbot.store.recovery import close_dead_calls, this_node
 from callbot.store.spool import Spool, take_orphan
 from callbot.store.writes import apply_records
 
@@ -36,8 +41,15 @@ _STOP = object()
 class CallLogWriter:
     """Sink for ``Conversation.sinks``; ``start()`` once, ``close()`` at shutdown."""
 
-    def __init__(self, store: StoreSettings, spool_dir: Path | None = None) -> None:
+    def __init__(self, store: StoreSettings, spool_dir: Path | None = None, *,
+                 recover: bool = False, clock: Callable[[], datetime] = datetime.now,
+                 stale_after_sec: float | None = None) -> None:
         self.store = store
+        self.node = this_node()
+        # closing dead processes' calls: still to do (recover), then done
+        self._recover_pending = recover
+        self._clock, self._stale_after_sec = clock, stale_after_sec
+        self.recovered: list[str] = []  # ids of the calls closed as dead, for tests and logs
         self.key = load_key(store.pseudonym_key, store.state_dir / "pseudonym.key")
         self.spool = Spool(spool_dir or store.state_dir / "spool")
         self.written = 0  # records that reached the database, for tests and the bench
@@ -71,7 +83,7 @@ class CallLogWriter:
                 stopping = False
                 while not stopping:
                     batch, stopping = self._next_batch()
-                    records = [to_record(event, seq, self.key) for seq, event in batch]
+                    records = [to_record(event, seq, self.key, self.node) for seq, event in batch]
                     runner.run(self._write(records, force_retry=stopping))
             finally:
                 if self._engine is not None:
@@ -96,8 +108,10 @@ class CallLogWriter:
 
     async def _write(self, records: list[Record], force_retry: bool = False) -> None:
         due = force_retry or time.monotonic() >= self._retry_at
-        if due and (self.spool.pending or self._retry_at == 0.0):
-            await self._replay()
+        if due and (self.spool.pending or self._retry_at == 0.0 or self._recover_pending):
+            replayed = await self._replay()
+            if replayed and self._recover_pending:  # after the replay: it may hold the calls
+                await self._recover()
         if not records:
             return
         if self.spool.pending or not due:
@@ -106,32 +120,56 @@ class CallLogWriter:
         if not await self._store(records):
             self.spool.append(records)
 
+    async def _engine_ready(self) -> AsyncEngine:
+        if self._engine is None:
+            self._engine = engine_from_settings(self.store, pool_size=2)
+        if not self._migrated:
+            await migrate(self._engine, self.store.schema_name)
+            self._migrated = True
+        return self._engine
+
+    def _unreachable(self, exc: Exception) -> None:
+        self._retry_at = time.monotonic() + self.store.spool_retry_sec
+        logger.warning(f"call log unreachable ({type(exc).__name__}: {exc}); "
+                       f"spooling to {self.spool.path}")
+
     async def _store(self, records: list[Record]) -> bool:
         try:
-            if self._engine is None:
-                self._engine = engine_from_settings(self.store, pool_size=2)
-            if not self._migrated:
-                await migrate(self._engine, self.store.schema_name)
-                self._migrated = True
-            async with self._engine.begin() as connection:
+            async with (await self._engine_ready()).begin() as connection:
                 await apply_records(connection, records)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any database failure: spool, retry later
-            self._retry_at = time.monotonic() + self.store.spool_retry_sec
-            logger.warning(f"call log unreachable ({type(exc).__name__}: {exc}); "
-                           f"spooling to {self.spool.path}")
+            self._unreachable(exc)
             return False
         self._retry_at = time.monotonic()
         self.written += len(records)
         return True
 
-    async def _replay(self) -> None:
-        """Our spool first, then any orphaned one; stop at the first failure."""
+    async def _recover(self) -> None:
+        """Close, as ``error``, the calls dead processes left open; retried until it works."""
+        stale_before = (self._clock() - timedelta(seconds=self._stale_after_sec)
+                        if self._stale_after_sec is not None else None)
+        try:
+            async with (await self._engine_ready()).begin() as connection:
+                closed = await close_dead_calls(connection, self.node, stale_before)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._unreachable(exc)
+            return
+        self._recover_pending = False
+        self.recovered.extend(closed)
+        if closed:
+            logger.warning(f"closed {len(closed)} call(s) left open by a dead callbot process "
+                           f"as error: {', '.join(closed)}")
+
+    async def _replay(self) -> bool:
+        """Our spool first, then any orphaned one; stop at the first failure (False)."""
         if self.spool.pending:
             records = self.spool.read()
             if not await self._store(records):
-                return
+                return False
             logger.info(f"replayed {len(records)} spooled call-log records")
             self.spool.clear()
         for path in self.spool.orphans():
@@ -141,11 +179,12 @@ class CallLogWriter:
             handle, records = taken
             try:
                 if records and not await self._store(records):
-                    return
+                    return False
                 path.unlink(missing_ok=True)
                 logger.info(f"replayed {len(records)} records from orphaned spool {path}")
             finally:
                 handle.close()
+        return True
 
 
 def attach_call_log(conversation: Conversation, store: StoreSettings) -> CallLogWriter:

@@ -28,12 +28,15 @@ def _total_latency(latencies: dict[str, float]) -> float | None:
     return latencies.get("total", sum(latencies.values()))
 
 
-def to_record(event: CallEvent, seq: int, key: bytes) -> Record:
-    """One record per event; ``seq`` orders a call's records and makes replays idempotent."""
+def to_record(event: CallEvent, seq: int, key: bytes, node: str | None = None) -> Record:
+    """One record per event; ``seq`` orders a call's records and makes replays idempotent.
+
+    ``node`` (``host:pid``) says which process took the call, for closing it if that dies.
+    """
     base: Record = {"call_id": event.call_id, "seq": seq, "at": event.at.isoformat()}
     if isinstance(event, CallOpened):
         return {**base, "type": "call_opened", "channel": event.channel,
-                "caller": pseudonymise(event.caller_id, key)}
+                "caller": pseudonymise(event.caller_id, key), "node": node}
     if isinstance(event, TurnTaken):
         why = event.turn.to_json()
         return {**base, "type": "turn", "caller_text": redact(why["caller"] or ""),

@@ -33,7 +33,9 @@ calls = Table(
     Column("transfer_reason", String(64)),
     Column("detail", String(200)),
     Column("duration_sec", Float),
+    Column("node", String(80)),  # host:pid of the process that took the call
     Index("ix_calls_day_stats", "day", "outcome", "duration_sec", "hour"),
+    Index("ix_calls_open_node", "outcome", "node"),
 )
 
 turns = Table(

@@ -26,7 +26,8 @@ async def apply_records(connection: AsyncConnection, records: list[Record]) -> N
         if kind == "call_opened":
             await connection.execute(_insert_ignoring_duplicates(connection, calls).values(
                 id=record["call_id"], channel=record["channel"], started_at=at,
-                day=at.date().isoformat(), hour=at.hour, caller=record["caller"]))
+                day=at.date().isoformat(), hour=at.hour, caller=record["caller"],
+                node=record.get("node")))
         elif kind == "turn":
             await connection.execute(_insert_ignoring_duplicates(connection, turns).values(
                 call_id=record["call_id"], seq=record["seq"], at=at,

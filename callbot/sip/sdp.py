@@ -1,0 +1,111 @@
+"""The few SDP lines (RFC 4566 / 3264) a G.711 call needs: read an offer, write the answer.
+
+Pure text in, text out. ``SdpOffer.parse`` raises ``SdpError`` with a message saying what is
+wrong; ``choose_codec`` returns None when nothing offered is usable (the caller answers 488).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from callbot.sip.rtp_wire import CLOCK_RATE_HZ, PACKET_MS, PT_PCMA, PT_PCMU
+
+#: Static payload types (RFC 3551) we understand without an rtpmap line.
+STATIC_NAMES = {PT_PCMU: "pcmu", PT_PCMA: "pcma"}
+TELEPHONE_EVENT = "telephone-event"
+DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+#: Our direction for each of the offerer's (RFC 3264 §6.1).
+ANSWER_DIRECTION = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly",
+                    "inactive": "inactive"}
+
+
+class SdpError(ValueError):
+    """An SDP body we cannot use; the message names the missing or broken line."""
+
+
+@dataclass(frozen=True)
+class SdpOffer:
+    address: str  # where to send RTP (c= line of the audio stream, else of the session)
+    port: int
+    formats: tuple[int, ...]  # payload types, the offerer's preference first
+    names: dict[int, str] = field(default_factory=dict)  # payload type → lower-case codec name
+    direction: str = "sendrecv"
+
+    @classmethod
+    def parse(cls, text: str) -> SdpOffer:
+        session_address, media_address, audio = None, None, None
+        names: dict[int, str] = {}
+        direction = "sendrecv"
+        for raw in text.splitlines():
+            line = raw.strip()
+            if len(line) < 2 or line[1] != "=":
+                continue
+            kind, value = line[0], line[2:]
+            if kind == "m":
+                if audio is not None:
+                    break  # only the first audio stream
+                parts = value.split()
+                if parts and parts[0] == "audio":
+                    audio = parts
+            elif kind == "c":
+                parts = value.split()
+                if len(parts) != 3 or parts[:2] != ["IN", "IP4"]:
+                    raise SdpError(f"unsupported connection line 'c={value}' (IN IP4 only)")
+                if audio is None:
+                    session_address = parts[2]
+                else:
+                    media_address = parts[2]
+            elif kind == "a" and value.startswith("rtpmap:"):
+                pt, _, encoding = value[7:].partition(" ")
+                if pt.isdigit():
+                    names[int(pt)] = encoding.split("/")[0].lower()
+            elif kind == "a" and value in DIRECTIONS:
+                direction = value
+        if audio is None:
+            raise SdpError("no 'm=audio' line")
+        if len(audio) < 4 or not audio[1].isdigit():
+            raise SdpError(f"malformed media line 'm={' '.join(audio)}'")
+        address = media_address or session_address
+        if address is None:
+            raise SdpError("no 'c=' line for the audio stream")
+        formats = tuple(int(f) for f in audio[3:] if f.isdigit())
+        if address == "0.0.0.0":  # RFC 2543 hold
+            direction = "inactive" if direction == "sendrecv" else direction
+        return cls(address, int(audio[1]), formats, names, direction)
+
+    def name_of(self, payload_type: int) -> str | None:
+        return self.names.get(payload_type) or STATIC_NAMES.get(payload_type)
+
+    def choose_codec(self) -> int | None:
+        """The first offered G.711 payload type (PCMU 0 or PCMA 8), else None."""
+        for pt in self.formats:
+            if pt in STATIC_NAMES and self.name_of(pt) == STATIC_NAMES[pt]:
+                return pt
+        return None
+
+    def telephone_event(self) -> int | None:
+        return next((pt for pt in self.formats if self.name_of(pt) == TELEPHONE_EVENT), None)
+
+
+def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = None) -> str:
+    """Our answer: the chosen G.711 codec, telephone-event when offered, the mirrored direction."""
+    codec = offer.choose_codec()
+    if codec is None:
+        raise SdpError("no PCMU or PCMA in the offer")
+    event = offer.telephone_event()
+    formats = [codec] + ([event] if event is not None else [])
+    session = session_id if session_id is not None else int(time.time())
+    lines = [
+        "v=0",
+        f"o=callbot {session} {session} IN IP4 {address}",
+        "s=callbot",
+        f"c=IN IP4 {address}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {' '.join(str(f) for f in formats)}",
+        f"a=rtpmap:{codec} {STATIC_NAMES[codec].upper()}/{CLOCK_RATE_HZ}",
+    ]
+    if event is not None:
+        lines += [f"a=rtpmap:{event} {TELEPHONE_EVENT}/{CLOCK_RATE_HZ}", f"a=fmtp:{event} 0-15"]
+    lines += [f"a=ptime:{PACKET_MS}", f"a={ANSWER_DIRECTION[offer.direction]}"]
+    return "\r\n".join(lines) + "\r\n"

@@ -1,0 +1,245 @@
+"""Everything that touches sippy; imported only by the sippy thread (see ``callbot.sip.signalling``).
+
+sippy's dispatcher ``ED2`` belongs to the thread that imported it first, so this module is
+imported inside that thread and every function here runs there. The asyncio side is told
+about calls through ``SignallingEvents`` (each call goes through ``loop.call_soon_threadsafe``)
+and acts on a call only through ``ED2.callFromThread`` (see ``SipCallLeg``'s methods).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from sippy.CCEvents import (
+    CCEventConnect,
+    CCEventDisconnect,
+    CCEventFail,
+    CCEventInfo,
+    CCEventTry,
+    CCEventUpdate,
+)
+from sippy.Core.EventDispatcher import ED2
+from sippy.MsgBody import MsgBody
+from sippy.SipAddress import SipAddress
+from sippy.SipConf import MyPort, SipConf
+from sippy.SipHeader import SipHeader
+from sippy.SipReferredBy import SipReferredBy
+from sippy.SipReferTo import SipReferTo
+from sippy.SipTransactionManager import SipTransactionManager
+from sippy.SipURL import SipURL
+from sippy.UA import UA
+
+from callbot.sip.sdp import SdpError, SdpOffer
+
+REASON_HEADER = "X-Callbot-Reason"
+#: Headers without which an INVITE cannot start a dialog (sippy would fail on them later).
+REQUIRED_HEADERS = ("from", "to", "call-id", "cseq", "via", "contact")
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The asyncio side's answer to "may this INVITE become a call?" (code 0 = yes)."""
+
+    code: int = 0
+    reason: str = ""
+
+
+class SignallingEvents(Protocol):
+    """The asyncio side (``SipEndpoint``); called in the sippy thread, must not block."""
+
+    def admit(self, source: str) -> Admission: ...
+
+    def offered(self, leg: SipCallLeg, offer: SdpOffer, caller: str | None) -> None: ...
+
+    def leg_event(self, leg: SipCallLeg, kind: str, detail: str) -> None: ...
+
+    def reinvited(self, leg: SipCallLeg, offer: SdpOffer) -> str | None: ...
+
+    def refused(self, source: str, code: int, reason: str) -> None: ...
+
+
+class _QuietSipLogger:
+    """sippy logs whole SIP messages (caller numbers included): we keep them out of the logs."""
+
+    def write(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+class _BotUA(UA):
+    """sippy's UA, plus an immediate answer to in-dialog NOTIFY (transfer progress)."""
+
+    on_notify: Callable[[str], None] | None = None
+
+    def recvRequest(self, req, sip_t):  # noqa: N802 - sippy's name
+        if req.getMethod() != "NOTIFY" or self.on_notify is None:
+            return super().recvRequest(req, sip_t)
+        self.rCSeq = req.getHFBody("cseq").getCSeqNum()
+        body = req.getBody()
+        self.on_notify(str(body) if body is not None else "")
+        return (req.genResponse(200, "OK"), None, None)
+
+
+class SipCallLeg:
+    """One inbound dialog. Methods named ``do_*`` run in the sippy thread (via ``callFromThread``)."""
+
+    def __init__(self, stack: SippyStack) -> None:
+        self._stack = stack
+        self.ua = _BotUA(stack.global_config, event_cb=self._on_event)
+        self.ua.on_notify = self._on_notify
+        if stack.contact is not None:
+            self.ua.lContact = stack.contact.getCopy()
+        self.call_id = ""
+        self.local_sdp: str | None = None
+
+    # --- from the asyncio side ---------------------------------------------------------------
+    def call(self, method: Callable[..., None], *args: object) -> None:
+        """Run ``method(*args)`` in the sippy thread (the only thread-safe entry)."""
+        ED2.callFromThread(method, *args)
+
+    def do_answer(self, sdp: str) -> None:
+        if self.ua.isDead() or self.ua.isConnected():
+            return
+        self.local_sdp = sdp
+        self.ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp))))
+
+    def do_reject(self, code: int, reason: str) -> None:
+        if not self.ua.isDead() and not self.ua.isConnected():
+            self.ua.recvEvent(CCEventFail((code, reason)))
+
+    def do_hangup(self) -> None:
+        if not self.ua.isDead():
+            self.ua.recvEvent(CCEventDisconnect())
+
+    def do_refer(self, target: str, reason: str) -> None:
+        """Blind transfer (RFC 3515): progress comes back as ``refer`` / ``notify`` events."""
+        if not self.ua.isConnected():
+            self._emit("refer", "481")
+            return
+        req = self.ua.genRequest("REFER", extra_headers=(
+            SipHeader(name=REASON_HEADER, bodys=reason or "transfer"),))
+        req.appendHeader(SipHeader(name="refer-to",
+                                   body=SipReferTo(address=SipAddress(url=SipURL(url=target)))))
+        req.appendHeader(SipHeader(name="referred-by", body=SipReferredBy(
+            address=SipAddress(url=self.ua.lUri.getUrl()))))
+        self.ua.newTransaction(req, resp_cb=self._on_refer_response)
+
+    # --- from sippy ----------------------------------------------------------------------------
+    def _emit(self, kind: str, detail: str = "") -> None:
+        self._stack.events.leg_event(self, kind, detail)
+
+    def _on_refer_response(self, resp) -> None:
+        code = resp.getSCode()[0]
+        if code >= 200:
+            self._emit("refer", str(code))
+
+    def _on_notify(self, body: str) -> None:
+        first = body.strip().splitlines()[0] if body.strip() else ""
+        parts = first.split()
+        self._emit("notify", parts[1] if len(parts) > 1 and parts[1].isdigit() else "0")
+
+    def _on_event(self, event, ua) -> None:
+        if isinstance(event, CCEventTry):
+            return  # handled in SippyStack.recv_request, which knows the request
+        if isinstance(event, CCEventDisconnect | CCEventFail):
+            self._emit("ended", "cancel" if not ua.isConnected() and ua.connect_ts is None
+                       else "bye")
+        elif isinstance(event, CCEventUpdate):
+            self._on_reinvite(event)
+        elif isinstance(event, CCEventInfo):
+            self._on_info(event)
+
+    def _on_reinvite(self, event) -> None:
+        body = event.getData()
+        sdp = None
+        if body is not None:
+            try:
+                sdp = self._stack.events.reinvited(self, SdpOffer.parse(str(body)))
+            except SdpError as exc:
+                self._emit("bad_sdp", str(exc))
+        if sdp is None:  # nothing usable: keep the media as it is
+            sdp = self.local_sdp
+        self.call(lambda: self.ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp)))))
+
+    def _on_info(self, event) -> None:
+        """SIP INFO DTMF (application/dtmf-relay: ``Signal=5``)."""
+        body = event.getData()
+        for line in (str(body) if body is not None else "").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip().lower() == "signal" and value.strip():
+                self._emit("dtmf", value.strip()[0])
+
+
+def _in_networks(source: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(source.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+class SippyStack:
+    """sippy's transaction manager on one UDP port, with our admission rules for INVITEs."""
+
+    def __init__(self, host: str, port: int, public_address: str | None,
+                 allowed_sources: list[str], events: SignallingEvents) -> None:
+        SipConf.my_uaname = "Callbot"
+        SipConf.my_port = MyPort(port)
+        self.events = events
+        self.networks = [ipaddress.ip_network(cidr, strict=False) for cidr in allowed_sources]
+        self.global_config: dict = {"_sip_address": host, "_sip_port": port,
+                                    "_sip_logger": _QuietSipLogger()}
+        self.contact = None
+        if public_address:
+            from sippy.SipContact import SipContact
+
+            self.contact = SipContact(address=SipAddress(
+                url=SipURL(username="callbot", host=public_address, port=port)))
+        self.tm = SipTransactionManager(self.global_config, self.recv_request)
+        self.global_config["_sip_tm"] = self.tm
+
+    def shutdown(self) -> None:
+        self.tm.shutdown()
+
+    def recv_request(self, req, sip_t):
+        """New transactions outside any dialog (sippy routes in-dialog ones to the UA)."""
+        source = req.getSource()[0]
+        method = req.getMethod()
+        if req.getHFBody("to").getTag() is not None:
+            return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
+        if method == "OPTIONS":
+            return (req.genResponse(200, "OK"), None, None)
+        if method != "INVITE":
+            return (req.genResponse(501, "Not Implemented"), None, None)
+        refusal = self._check_invite(req, source)
+        if refusal is not None:
+            self.events.refused(source, *refusal)
+            return (req.genResponse(*refusal), None, None)
+        body = req.getBody()
+        try:
+            offer = SdpOffer.parse(str(body) if body is not None else "")
+        except SdpError as exc:
+            self.events.refused(source, 488, f"unusable SDP: {exc}")
+            return (req.genResponse(488, "Not Acceptable Here"), None, None)
+        if offer.choose_codec() is None:
+            self.events.refused(source, 488, "no PCMU or PCMA offered")
+            return (req.genResponse(488, "Not Acceptable Here"), None, None)
+        leg = SipCallLeg(self)
+        leg.call_id = str(req.getHFBody("call-id"))
+        result = leg.ua.recvRequest(req, sip_t)
+        caller = req.getHFBody("from").getUrl().username
+        self.events.offered(leg, offer, caller)
+        return result
+
+    def _check_invite(self, req, source: str) -> tuple[int, str] | None:
+        if self.networks and not _in_networks(source, self.networks):
+            return (403, "Forbidden")
+        for name in REQUIRED_HEADERS:
+            if req.countHFs(name) == 0:
+                return (400, f"Missing {name.title()} Header")
+        admission = self.events.admit(source)
+        if admission.code:
+            return (admission.code, admission.reason)
+        return None
