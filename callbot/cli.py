@@ -232,6 +232,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.voice_cli",
     "callbot.voice_bench",
     "callbot.load_bench",
+    "callbot.sip_bench",
     "callbot.web.commands",
 )
 

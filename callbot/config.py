@@ -79,6 +79,13 @@ class VoiceSettings(BaseModel):
     barge_in_min_sec: float = 0.6
     silence_timeout_sec: float = 8.0
     transfer_target: str = "switchboard"
+    # per-connection limits of the bridges (callbot/bridge/limits.py): a peer over one is cut off
+    max_message_bytes: int = 65536  # one WebSocket message
+    max_audiosocket_payload_bytes: int = 16000  # one AudioSocket message (at most 16 000)
+    handshake_timeout_sec: float = 5.0  # connected, first message still missing
+    idle_timeout_sec: float = 30.0  # AudioSocket: nothing at all from the peer
+    max_messages_per_sec: int = 250  # WebSocket/AudioSocket messages from one peer
+    max_bytes_per_sec: int = 524288
 
 
 class SipSettings(BaseModel):
@@ -102,6 +109,7 @@ class SipSettings(BaseModel):
     rtp_port_min: int = 20000
     rtp_port_max: int = 20999
     rtp_timeout_sec: float = 30.0  # no media for this long ends the call
+    answer_delay_ms: int = 0  # > 0: send 180 Ringing and answer after this long
 
 
 def _default_state_dir() -> Path:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from callbot.brain import Brain
 from callbot.bridge.audiosocket_server import AudioSocketServer
+from callbot.bridge.limits import BridgeLimits
 from callbot.bridge.websocket_server import add_bridge_routes
 from callbot.config import Settings
 from callbot.conversation.prompts import fixed_prompts
@@ -105,7 +106,8 @@ class Listeners:
 async def start_listeners(settings: Settings, stack: VoiceStack) -> Listeners:
     voice = settings.voice
     app = web.Application()
-    add_bridge_routes(app, stack, voice.max_calls)
+    limits = BridgeLimits.from_settings(voice)
+    add_bridge_routes(app, stack, voice.max_calls, limits)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, voice.host, voice.websocket_port)
@@ -115,7 +117,7 @@ async def start_listeners(settings: Settings, stack: VoiceStack) -> Listeners:
                 f"and ws://{voice.host}:{ws_port}/call (generic protocol)")
     audiosocket, as_port = None, None
     if voice.audiosocket_port:
-        audiosocket = AudioSocketServer(stack, voice.max_calls)
+        audiosocket = AudioSocketServer(stack, voice.max_calls, limits)
         as_port = await audiosocket.start(voice.host, voice.audiosocket_port)
         logger.info(f"AudioSocket server: tcp://{voice.host}:{as_port}")
     sip, sip_port = None, None

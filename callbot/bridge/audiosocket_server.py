@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 
 from loguru import logger
@@ -15,29 +16,39 @@ from callbot.bridge.audiosocket_wire import (
     Kind,
     read_header,
 )
+from callbot.bridge.limits import BridgeLimits, FloodGuard
 from callbot.bridge.serializers import AudioSocketSerializer
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
-
-#: No message at all from Asterisk for this long means the call is gone.
-READ_TIMEOUT_SEC = 30.0
-HANDSHAKE_TIMEOUT_SEC = 5.0
 
 
 class AudioSocketConnection:
     """A TCP stream cut into whole AudioSocket messages (bytes including the header)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 limits: BridgeLimits | None = None) -> None:
         self._reader, self._writer = reader, writer
+        self._limits = limits or BridgeLimits()
+        self._guard = FloodGuard(self._limits)
 
     async def receive(self) -> bytes | None:
+        """One whole message; ``None`` (logged unless the peer simply left) ends the call."""
+        idle_sec = self._limits.idle_timeout_sec  # no message at all: the call is gone
         try:
-            header = await asyncio.wait_for(self._reader.readexactly(HEADER_BYTES), READ_TIMEOUT_SEC)
-            _, length = read_header(header)
-            payload = await asyncio.wait_for(self._reader.readexactly(length), READ_TIMEOUT_SEC)
-        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            header = await asyncio.wait_for(self._reader.readexactly(HEADER_BYTES), idle_sec)
+            _, length = read_header(header, self._limits.max_audiosocket_payload_bytes)
+            payload = await asyncio.wait_for(self._reader.readexactly(length), idle_sec)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+        except TimeoutError:
+            logger.warning(f"audiosocket: nothing from the peer for {idle_sec:g} s; "
+                           "dropping the connection")
             return None
         except AudioSocketError as exc:
             logger.warning(f"audiosocket: {exc}; dropping the connection")
+            return None
+        breach = self._guard.admit(HEADER_BYTES + length, time.monotonic())
+        if breach:
+            logger.warning(f"audiosocket peer flooding ({breach}); dropping the connection")
             return None
         return header + payload
 
@@ -55,8 +66,10 @@ class AudioSocketConnection:
 
 
 class AudioSocketServer:
-    def __init__(self, stack: VoiceStack, max_calls: int) -> None:
+    def __init__(self, stack: VoiceStack, max_calls: int,
+                 limits: BridgeLimits | None = None) -> None:
         self._stack, self._max_calls = stack, max_calls
+        self._limits = limits or BridgeLimits()
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str, port: int) -> int:
@@ -69,15 +82,19 @@ class AudioSocketServer:
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connection = AudioSocketConnection(reader, writer)
+        connection = AudioSocketConnection(reader, writer, self._limits)
         if not self._stack.can_take_call(self._max_calls):
             logger.warning("audiosocket call refused: maximum of simultaneous calls reached")
             await connection.close()  # the dialplan goes on to the switchboard
             return
         try:
-            first = await asyncio.wait_for(connection.receive(), HANDSHAKE_TIMEOUT_SEC)
+            first = await asyncio.wait_for(connection.receive(), self._limits.handshake_timeout_sec)
             message = AudioSocketMessage.parse(first) if first else None
-        except (TimeoutError, AudioSocketError) as exc:
+        except TimeoutError:
+            logger.warning(f"audiosocket handshake failed: no message within "
+                           f"{self._limits.handshake_timeout_sec:g} s")
+            message = None
+        except AudioSocketError as exc:
             logger.warning(f"audiosocket handshake failed: {exc}")
             message = None
         if message is None or message.kind is not Kind.UUID:

@@ -31,7 +31,7 @@ class AudioSocketError(ValueError):
     """A message that is not valid AudioSocket; the text says exactly why."""
 
 
-def read_header(header: bytes) -> tuple[Kind, int]:
+def read_header(header: bytes, max_payload: int = MAX_PAYLOAD_BYTES) -> tuple[Kind, int]:
     """Kind and payload length from the 3 header bytes."""
     if len(header) != HEADER_BYTES:
         raise AudioSocketError(f"header must be {HEADER_BYTES} bytes, got {len(header)}")
@@ -40,8 +40,9 @@ def read_header(header: bytes) -> tuple[Kind, int]:
         kind = Kind(raw_kind)
     except ValueError:
         raise AudioSocketError(f"unknown message kind 0x{raw_kind:02x}") from None
-    if length > MAX_PAYLOAD_BYTES:
-        raise AudioSocketError(f"payload of {length} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if length > min(max_payload, MAX_PAYLOAD_BYTES):
+        raise AudioSocketError(f"payload of {length} bytes exceeds "
+                               f"{min(max_payload, MAX_PAYLOAD_BYTES)}")
     return kind, length
 
 

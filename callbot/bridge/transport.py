@@ -1,8 +1,9 @@
 """One pipecat transport for every bridge: a connection plus a serializer.
 
 The connection moves whole messages (a WebSocket frame, an AudioSocket message); the
-serializer translates them. The output paces audio at real time so that barge-in can
-take back what has not been played yet.
+serializer translates them. The output paces audio at real time, a little ahead of it
+(``SEND_AHEAD_SEC``, which the peer's buffer holds): far enough that a busy event loop does not
+leave holes in the caller's ear, close enough that barge-in takes back nearly all unplayed audio.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, TransferCallFrame
+from callbot.playout import TALK_SPURT_GAP_SEC
 
-#: Longer than this without audio to send, the bot was silent: the next frame starts afresh.
-TALK_SPURT_GAP_SEC = 0.25
+#: Audio sent ahead of the peer's playout: how long the event loop may stall without a hole.
+SEND_AHEAD_SEC = 0.1
 
 
 class BridgeConnection(Protocol):
@@ -46,7 +48,7 @@ class BridgeConnection(Protocol):
     async def close(self) -> None: ...
 
 
-CallEndHandler = Callable[[str, str], Awaitable[None]]  # (who, reason)
+CallEndHandler = Callable[[str, str], Awaitable[None]]  # (who: caller, bot or bridge; reason)
 
 
 class BridgeInputTransport(BaseInputTransport):
@@ -76,7 +78,8 @@ class BridgeInputTransport(BaseInputTransport):
         await self._stop_receiving()
 
     async def _receive(self) -> None:
-        reason = "peer_closed"
+        # gone without a hang-up message: the connection broke (an error, not a caller's choice)
+        who, reason = "bridge", "connection lost"
         while True:
             data = await self._connection.receive()
             if data is None:
@@ -85,13 +88,13 @@ class BridgeInputTransport(BaseInputTransport):
             if frame is None:
                 continue
             if isinstance(frame, CallerHungUpFrame):
-                reason = frame.reason
+                who, reason = "caller", frame.reason
                 break
             if isinstance(frame, InputAudioRawFrame):
                 await self.push_audio_frame(frame)
             else:
                 await self.push_frame(frame)
-        await self._on_end("caller", reason)
+        await self._on_end(who, reason)
 
 
 class BridgeOutputTransport(BaseOutputTransport):
@@ -99,7 +102,7 @@ class BridgeOutputTransport(BaseOutputTransport):
                  on_end: CallEndHandler, params: TransportParams, **kwargs: object) -> None:
         super().__init__(params, **kwargs)
         self._connection, self._serializer, self._on_end = connection, serializer, on_end
-        self._next_send_time = 0.0
+        self._play_end = 0.0  # when the peer will have played all audio sent so far
         self.frames_sent = 0
         self.late_frames = 0
 
@@ -123,7 +126,7 @@ class BridgeOutputTransport(BaseOutputTransport):
         await super().process_frame(frame, direction)
         if isinstance(frame, InterruptionFrame):
             await self._send(frame)
-            self._next_send_time = 0.0
+            self._play_end = 0.0
 
     async def send_message(self, frame: OutputTransportMessageFrame
                            | OutputTransportMessageUrgentFrame) -> None:
@@ -139,20 +142,20 @@ class BridgeOutputTransport(BaseOutputTransport):
         return True
 
     async def _pace(self, duration_sec: float) -> None:
-        """Sleep so audio leaves at real time; count frames that left late.
+        """Sleep until the next frame is due, ``SEND_AHEAD_SEC`` before the peer plays it.
 
-        A frame is late when it leaves more than one frame after its slot while the bot is
-        talking; a longer gap is a new talk-spurt (the bot was listening), not lateness.
+        The peer plays a talk-spurt from its first frame on; a frame sent after the audio
+        before it has finished playing is late (the caller heard a hole). A gap longer than
+        ``TALK_SPURT_GAP_SEC`` is a new talk-spurt (the bot was listening), not lateness.
         """
         now = time.monotonic()
-        behind = now - self._next_send_time
-        if self._next_send_time == 0.0 or behind > TALK_SPURT_GAP_SEC:
-            self._next_send_time = now
-        elif behind > duration_sec:
+        if self._play_end == 0.0 or now - self._play_end > TALK_SPURT_GAP_SEC:
+            self._play_end = now
+        elif now > self._play_end:
             self.late_frames += 1
-            self._next_send_time = now
-        self._next_send_time += duration_sec
-        await asyncio.sleep(max(0.0, self._next_send_time - now - duration_sec / 2))
+            self._play_end = now
+        self._play_end += duration_sec
+        await asyncio.sleep(max(0.0, self._play_end - SEND_AHEAD_SEC - now))
 
 
 class BridgeTransport(BaseTransport):

@@ -4,6 +4,8 @@ protocol (``/call``). Many calls at once, each its own pipeline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
 
 from aiohttp import WSMsgType, web
@@ -12,33 +14,39 @@ from loguru import logger
 from callbot import faults
 from callbot.bridge.chan_websocket_wire import ControlError, ControlEvent
 from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, outgoing
+from callbot.bridge.limits import CLOSE_POLICY_VIOLATION, BridgeLimits, FloodGuard
 from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
 
-HANDSHAKE_TIMEOUT_SEC = 5.0
-MAX_MESSAGE_BYTES = 64 * 1024
 #: WebSocket close code "try again later", for calls over capacity.
 CLOSE_TRY_AGAIN_LATER = 1013
 _CODEC_RATES = {"ulaw": 8000, "alaw": 8000, "slin": 8000, "slin16": 16000}
 STACK_KEY = web.AppKey("voice_stack", VoiceStack)
 MAX_CALLS_KEY = web.AppKey("max_calls", int)
+LIMITS_KEY = web.AppKey("bridge_limits", BridgeLimits)
 
 
 class WebSocketConnection:
     """aiohttp WebSocket as a ``BridgeConnection``: whole messages, ``None`` when closed."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, limits: BridgeLimits | None = None) -> None:
         self._ws = ws
+        self._guard = FloodGuard(limits or BridgeLimits())
 
     async def receive(self) -> bytes | str | None:
         while True:
             message = await self._ws.receive()
-            if message.type is WSMsgType.BINARY:
-                return message.data
-            if message.type is WSMsgType.TEXT:
-                return message.data
-            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
-                                WSMsgType.ERROR):
+            if message.type in (WSMsgType.BINARY, WSMsgType.TEXT):
+                breach = self._guard.admit(len(message.data), time.monotonic())
+                if breach is None:
+                    return message.data
+                logger.warning(f"websocket peer flooding ({breach}); closing the connection")
+                await self._ws.close(code=CLOSE_POLICY_VIOLATION, message=b"flood")
+                return None
+            if message.type is WSMsgType.ERROR:  # e.g. a message over max_message_bytes
+                logger.warning(f"websocket: {self._ws.exception()}; closing the connection")
+                return None
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 return None
 
     async def send(self, data: bytes | str) -> None:
@@ -55,9 +63,9 @@ class WebSocketConnection:
             await self._ws.close()
 
 
-async def _first_text(connection: WebSocketConnection) -> str | None:
+async def _first_text(connection: WebSocketConnection, timeout_sec: float) -> str | None:
     try:
-        data = await asyncio.wait_for(connection.receive(), HANDSHAKE_TIMEOUT_SEC)
+        data = await asyncio.wait_for(connection.receive(), timeout_sec)
     except TimeoutError:
         return None
     return data if isinstance(data, str) else None
@@ -66,7 +74,8 @@ async def _first_text(connection: WebSocketConnection) -> str | None:
 async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketConnection | None,
                                                str | None]:
     """Accept the WebSocket; refuse it when over capacity (no connection); read the handshake."""
-    ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=30)
+    limits = request.app.get(LIMITS_KEY) or BridgeLimits()
+    ws = web.WebSocketResponse(max_msg_size=limits.max_message_bytes, heartbeat=30)
     await ws.prepare(request)
     stack = request.app[STACK_KEY]
     if not stack.can_take_call(request.app[MAX_CALLS_KEY]):
@@ -74,8 +83,8 @@ async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketC
         logger.warning(f"call refused: {why}")
         await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=why.encode())
         return ws, None, None
-    connection = WebSocketConnection(ws)
-    return ws, connection, await _first_text(connection)
+    connection = WebSocketConnection(ws, limits)
+    return ws, connection, await _first_text(connection, limits.handshake_timeout_sec)
 
 
 async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
@@ -114,7 +123,8 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
             raise GenericProtocolError(f'expected {{"type": "start"}} first, got {start.type!r}')
     except GenericProtocolError as exc:
         logger.warning(f"generic bridge handshake refused: {exc}")
-        await connection.send(outgoing("error", message=str(exc)))
+        with contextlib.suppress(ConnectionError):  # the peer may be gone already
+            await connection.send(outgoing("error", message=str(exc)))
         await ws.close(code=1002)
         return ws
     call_id = start.call_id or uuid.uuid4().hex
@@ -124,8 +134,10 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def add_bridge_routes(app: web.Application, stack: VoiceStack, max_calls: int) -> None:
+def add_bridge_routes(app: web.Application, stack: VoiceStack, max_calls: int,
+                      limits: BridgeLimits | None = None) -> None:
     app[STACK_KEY] = stack
     app[MAX_CALLS_KEY] = max_calls
+    app[LIMITS_KEY] = limits or BridgeLimits()
     app.router.add_get("/asterisk", asterisk_handler)
     app.router.add_get("/call", generic_handler)

@@ -37,10 +37,11 @@ CLOSED_NO_REOPENING = "L'accueil téléphonique est fermé en ce moment. Rappele
 SILENCE_REPROMPT = "Êtes-vous toujours là ? Posez-moi votre question, ou tapez 0 pour une personne."
 SILENCE_GOODBYE = "Je n'entends plus rien. Merci de votre appel, au revoir."
 DTMF_HELP = "Pour parler à une personne, tapez 0. Sinon, posez-moi votre question."
+HOLD_ON = "Un instant, s'il vous plaît."  # the answer is late: the line must not go dead
 
 
 def fixed_prompts(town: str) -> list[str]:
     """The sentences worth synthesising once at start-up and caching."""
     return [GREETING.format(town=town), ANYTHING_ELSE, OFFER_DETAILS, LISTENING, THANKS_BACK,
             GOODBYE, NOT_UNDERSTOOD, OUT_OF_SCOPE, TRANSFER, TRANSFER_AFTER_FAILURE, TIME_LIMIT,
-            SILENCE_REPROMPT, SILENCE_GOODBYE, DTMF_HELP]
+            SILENCE_REPROMPT, SILENCE_GOODBYE, DTMF_HELP, HOLD_ON]

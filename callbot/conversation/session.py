@@ -124,7 +124,7 @@ class Conversation:
             if isinstance(event, SystemFailure):  # even the transfer decision failed
                 self.state, actions = _failure_transfer(self.state)
             else:
-                return self.failure("kb", _describe(exc), caller)
+                return self.failure("kb", _describe(exc), caller, parse)
         turn = replace(_turn(caller, actions, parse), latencies_ms=latencies_ms or {})
         if turn.says or turn.transfer or turn.hangup:
             self._emit(TurnTaken(self.call_id, self.clock(), turn, turn.latencies_ms))
@@ -175,10 +175,11 @@ class Conversation:
     def silence(self) -> BotTurn:
         return self._run(SilenceTimeout(), "<silence>")
 
-    def failure(self, component: str, detail: str = "", caller: str | None = None) -> BotTurn:
+    def failure(self, component: str, detail: str = "", caller: str | None = None,
+                parse: ParseResult | None = None) -> BotTurn:
         """A part of the call path failed: log which in the call, then hand it to a person."""
         self.record(LineEventKind.ERROR, f"{component}: {detail}" if detail else component)
-        return self._run(SystemFailure(component), caller)
+        return self._run(SystemFailure(component), caller, parse)
 
     def tick(self) -> BotTurn:
         """Called about once a second by the audio layer: enforces the call time limit."""

@@ -1,4 +1,4 @@
-"""The embedded classifier: TF-IDF word and character n-grams with a calibrated linear SVM.
+"""The embedded classifier: TF-IDF word and character n-grams with linear SVMs (``svm.py``).
 
 Trains in seconds from the Rasa YAML, is cached on disk by a hash of the data, and
 answers in Rasa's parse shape. Below ``fallback_threshold`` the intent is ``nlu_fallback``.
@@ -13,30 +13,27 @@ from pathlib import Path
 
 import numpy as np
 from loguru import logger
-from scipy.special import expit
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.svm import LinearSVC
 
 from callbot import faults
 from callbot.nlu.entities import EntityExtractor
 from callbot.nlu.intents import NLU_FALLBACK
 from callbot.nlu.result import IntentScore, ParseResult
+from callbot.nlu.svm import DecidedCalibratedSvc, ranked
 from callbot.nlu.text import clean_input, features_text
 from callbot.nlu.training_data import TrainingData
 
 #: Bump when features or model change, so cached models are not reused.
-MODEL_VERSION = "tfidf-svc-3"
-#: Folds of the probability calibration (sigmoid on held-out decision values).
-CALIBRATION_FOLDS = 3
+MODEL_VERSION = "tfidf-svc-4"
 RANKING_SIZE = 10
 
 
 @dataclass(frozen=True)
 class EmbeddedNluParams:
     fallback_threshold: float = 0.3
-    regularisation_c: float = 0.5
+    regularisation_c: float = 0.5  # of the calibrated fold SVMs (the confidence)
+    decider_c: float = 1.0  # of the SVM trained on every example (the intent)
 
 
 def build_classifier(params: EmbeddedNluParams) -> Pipeline:
@@ -50,20 +47,8 @@ def build_classifier(params: EmbeddedNluParams) -> Pipeline:
     )
     # A linear SVM trains several times faster than a logistic regression here and, once
     # calibrated, gave fewer confident-wrong answers on held-out questions (README figures).
-    model = CalibratedClassifierCV(LinearSVC(C=params.regularisation_c), cv=CALIBRATION_FOLDS)
+    model = DecidedCalibratedSvc(params.regularisation_c, params.decider_c)
     return Pipeline([("features", features), ("model", model)])
-
-
-Sigmoids = list[tuple[LinearSVC, np.ndarray, np.ndarray]]
-
-
-def _sigmoid_parameters(model: object) -> Sigmoids | None:
-    """Each calibrated SVM with its per-class sigmoid (a, b), to compute them in one go."""
-    calibrated = getattr(model, "calibrated_classifiers_", None)
-    if not calibrated:
-        return None
-    return [(c.estimator, np.array([s.a_ for s in c.calibrators]),
-             np.array([s.b_ for s in c.calibrators])) for c in calibrated]
 
 
 class EmbeddedNLU:
@@ -74,7 +59,6 @@ class EmbeddedNLU:
         self._classifier = classifier
         self._extractor = extractor
         self._labels: list[str] = [str(c) for c in classifier.classes_]
-        self._sigmoid = _sigmoid_parameters(classifier.named_steps["model"])
         self.params = params
         self.fingerprint = fingerprint
         self.train_seconds = train_seconds
@@ -96,7 +80,8 @@ class EmbeddedNLU:
                       params: EmbeddedNluParams | None = None) -> EmbeddedNLU:
         """Reuse the model cached for this exact data, else train and cache it."""
         params = params or EmbeddedNluParams()
-        path = cache_dir / f"{MODEL_VERSION}-{data.fingerprint[:24]}-c{params.regularisation_c}.pkl"
+        path = cache_dir / (f"{MODEL_VERSION}-{data.fingerprint[:24]}-c{params.regularisation_c}"
+                            f"-d{params.decider_c}.pkl")
         if path.exists():
             try:
                 with path.open("rb") as handle:
@@ -120,29 +105,21 @@ class EmbeddedNLU:
     def intents(self) -> list[str]:
         return list(self._labels)
 
-    def probabilities(self, texts: list[str]) -> np.ndarray:
+    def scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and the deciding SVM's scores, one row per text."""
         features = self._classifier.named_steps["features"].transform(
             [features_text(clean_input(t)) for t in texts])
-        return self._calibrated(features)
-
-    def _calibrated(self, features: object) -> np.ndarray:
-        """sklearn's sigmoid calibration averaged over the folds, vectorised over the classes
-        (sklearn loops over them in Python: ~8 ms a parse instead of ~1)."""
-        if self._sigmoid is None:
-            return self._classifier.named_steps["model"].predict_proba(features)
-        total = 0.0
-        for svm, slopes, offsets in self._sigmoid:
-            probs = expit(-(slopes * svm.decision_function(features) + offsets))
-            total = total + probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
-        return total / len(self._sigmoid)
+        model = self._classifier.named_steps["model"]
+        return model.predict_proba(features), model.decision_function(features)
 
     def parse(self, text: str) -> ParseResult:
         faults.check("nlu")
         text = clean_input(text)
         if not features_text(text):
             return ParseResult(text, IntentScore(NLU_FALLBACK, 1.0))
-        probs = self.probabilities([text])[0]
-        order = np.argsort(probs)[::-1][:RANKING_SIZE]
+        probs, decisions = self.scores([text])
+        order = ranked(probs[0], decisions[0], RANKING_SIZE)
+        probs = probs[0]
         ranking = tuple(IntentScore(self._labels[i], float(probs[i])) for i in order)
         best = ranking[0]
         if best.confidence < self.params.fallback_threshold:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loguru import logger
-from pipecat.audio.vad.silero import SileroVADAnalyzer
+from onnxruntime import InferenceSession
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import ErrorFrame
 from pipecat.pipeline.pipeline import Pipeline
@@ -30,6 +30,7 @@ from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEve
 from callbot.conversation.session import Conversation
 from callbot.pipeline.conversation_processor import ConversationProcessor
 from callbot.pipeline.turn_taking import TurnTakingParams
+from callbot.speech.silero_vad import SharedSileroVADAnalyzer, load_silero_session
 
 #: Audio the bot may still send after its last words before the line is dropped.
 END_GRACE_SEC = 0.3
@@ -45,6 +46,7 @@ class VoiceStack:
     make_stt: Callable[[int], STTService]  # sample rate → a recogniser for one call
     make_tts: Callable[[int], TTSService]  # sample rate → a synthesiser for one call
     vad: VADParams = field(default_factory=lambda: VADParams(stop_secs=0.3))
+    vad_session: InferenceSession = field(default_factory=load_silero_session)  # Silero, shared
     turn_taking: TurnTakingParams = field(default_factory=TurnTakingParams)
     sinks: list[CallEventSink] = field(default_factory=list)
     transfer_target: str = "switchboard"
@@ -111,7 +113,8 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
     brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
     pipeline = Pipeline([
         transport.input(),
-        VADProcessor(vad_analyzer=SileroVADAnalyzer(sample_rate=rate, params=stack.vad)),
+        VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
+                                                          params=stack.vad)),
         stack.make_stt(rate),
         brain_step,
         stack.make_tts(rate),

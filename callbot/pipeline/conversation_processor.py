@@ -32,6 +32,7 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 
+from callbot.conversation import prompts
 from callbot.conversation.call_events import LineEventKind
 from callbot.conversation.session import BotTurn, Conversation
 from callbot.pipeline.frames import HangupCallFrame, TransferCallFrame
@@ -149,6 +150,9 @@ class ConversationProcessor(FrameProcessor):
         """Silence and call-length checks; cancelled with the pipeline."""
         while not self._conversation.ended:
             await asyncio.sleep(TICK_SEC)
+            if self._turns.hold_on_due(time.monotonic()) and not self._conversation.ended:
+                self.log.info("the answer is late: the caller is asked to hold on")
+                await self.push_frame(TTSSpeakFrame(prompts.HOLD_ON))
             if self._turns.silence_expired(time.monotonic()):
                 self._record(LineEventKind.SILENCE)
                 await self._handle(self._conversation.silence)

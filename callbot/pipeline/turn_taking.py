@@ -2,7 +2,9 @@
 
 Barge-in: the caller's speech stops the bot only once it has lasted ``barge_in_min_sec``
 ("mhm", a cough or line noise are shorter). Silence: after the bot has finished speaking,
-``silence_timeout_sec`` without speech is a silence event for the policy.
+``silence_timeout_sec`` without speech is a silence event for the policy. Hold-on: when the
+caller has finished and no answer has started ``hold_on_sec`` later (a slow recogniser, a
+busy machine), the bot says it is working on it, once, so the line never goes dead.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 class TurnTakingParams:
     barge_in_min_sec: float = 0.6
     silence_timeout_sec: float = 8.0
+    hold_on_sec: float = 1.5
 
 
 @dataclass
@@ -23,9 +26,11 @@ class TurnTaking:
     user_speech_started_at: float | None = None
     quiet_since: float | None = None  # bot done and caller silent since then
     interrupted: bool = False
+    answer_awaited_since: float | None = None  # the caller finished; no bot audio since
 
     def bot_started(self) -> None:
         self.bot_speaking, self.quiet_since, self.interrupted = True, None, False
+        self.answer_awaited_since = None
 
     def bot_stopped(self, now: float) -> None:
         self.bot_speaking = False
@@ -34,10 +39,12 @@ class TurnTaking:
 
     def user_started(self, now: float) -> None:
         self.user_speech_started_at, self.quiet_since = now, None
+        self.answer_awaited_since = None
 
     def user_stopped(self, now: float) -> None:
         self.user_speech_started_at = None
         self.quiet_since = None if self.bot_speaking else now
+        self.answer_awaited_since = None if self.bot_speaking else now
 
     def should_interrupt(self, now: float) -> bool:
         """True once per bot utterance, when real speech overlaps it long enough."""
@@ -46,6 +53,14 @@ class TurnTaking:
             return False
         if now - started >= self.params.barge_in_min_sec:
             self.interrupted = True
+            return True
+        return False
+
+    def hold_on_due(self, now: float) -> bool:
+        """True once per caller turn whose answer is late."""
+        since = self.answer_awaited_since
+        if since is not None and now - since >= self.params.hold_on_sec:
+            self.answer_awaited_since = None
             return True
         return False
 

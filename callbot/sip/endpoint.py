@@ -57,9 +57,14 @@ class SipCall:
         self._progress: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
     async def run(self) -> None:
-        settings, sip = self.endpoint.settings, self.endpoint.settings.sip
+        sip = self.endpoint.settings.sip
         codec_pt = self.offer.choose_codec()
         assert codec_pt is not None  # sippy_side refused the call otherwise
+        if sip.answer_delay_ms > 0:  # ring first (some PBXs want it; lets tests CANCEL)
+            self.leg.call(self.leg.do_ring)
+            await asyncio.sleep(sip.answer_delay_ms / 1000)
+        if self.caller_gone:  # CANCEL came before we could answer
+            return
         self.media = RtpMedia(codec_pt, self.offer.telephone_event(),
                               (self.offer.address, self.offer.port), sip.rtp_timeout_sec,
                               self._on_control, self.log)
@@ -74,12 +79,12 @@ class SipCall:
         self.leg.media = (address, sock.getsockname()[1])
         self.leg.call(self.leg.do_answer, answer(self.offer, *self.leg.media))
         codec = CODEC_BY_PT[codec_pt]
-        self.log.info(f"sip: call from {self.endpoint.pseudonym(self.caller)} answered "
+        self.log.info(f"sip: answering a call from {self.endpoint.pseudonym(self.caller)} "
                       f"({codec}, RTP {self.offer.address}:{self.offer.port} ↔ port "
                       f"{self.leg.media[1]})")
         info = CallInfo(self.call_id, "sip", CLOCK_RATE_HZ, caller_id=self.caller)
         try:
-            await run_call(settings_stack(self.endpoint), self.media, SipSerializer(codec), info)
+            await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
                 await self._transfer(self.transfer_reason)
         finally:
@@ -144,14 +149,8 @@ class SipCall:
         pcm = await asyncio.to_thread(render, text, CLOCK_RATE_HZ)
         self.media.queue_audio(g711.encode(pcm, CODEC_BY_PT[self.media.payload_type]))
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.media.queued_sec + 5):
-                while self.media.queued_sec > 0 and not self.caller_gone:
-                    await asyncio.sleep(0.1)
+            await asyncio.wait_for(self.media.drained.wait(), self.media.queued_sec + 5)
         await asyncio.sleep(FAREWELL_MARGIN_SEC)
-
-
-def settings_stack(endpoint: SipEndpoint) -> VoiceStack:
-    return endpoint.stack
 
 
 class SipEndpoint:
@@ -218,12 +217,11 @@ class SipEndpoint:
         self._loop.call_soon_threadsafe(self._leg_event, leg, kind, detail)
 
     def reinvited(self, leg: SipCallLeg, offer: SdpOffer) -> str | None:
-        media = getattr(leg, "media", None)
-        if media is None:
+        if leg.media is None:
             return None
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._retarget, leg, offer)
-        return answer(offer, *media)
+        return answer(offer, *leg.media)
 
     # --- asyncio side ----------------------------------------------------------------------------
     def _start_call(self, leg: SipCallLeg, offer: SdpOffer, caller: str | None) -> None:

@@ -60,6 +60,7 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._log = log
         self._incoming: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self._outgoing: deque[bytes] = deque()
+        self.drained = asyncio.Event()  # set whenever everything queued has been sent
         self._partial = b""
         self._dtmf = DtmfDetector()
         self._transport: asyncio.DatagramTransport | None = None
@@ -88,6 +89,11 @@ class RtpMedia(asyncio.DatagramProtocol):
             self._ended = True
             self._incoming.put_nowait(f"hangup:{reason}")
             self._incoming.put_nowait(None)
+
+    def push_event(self, message: str) -> None:
+        """An event from signalling for the pipeline (SIP INFO DTMF)."""
+        if not self._ended:
+            self._incoming.put_nowait(message)
 
     async def shutdown(self) -> None:
         """Stop sending and close the socket: the end of the SIP call, not of the pipeline."""
@@ -127,11 +133,14 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._outgoing.extend(data[i:i + SAMPLES_PER_PACKET]
                               for i in range(0, whole, SAMPLES_PER_PACKET))
         self._partial = data[whole:]
+        if self._outgoing:
+            self.drained.clear()
 
     def flush(self) -> None:
         """Barge-in: what has not left yet is dropped."""
         self._outgoing.clear()
         self._partial = b""
+        self.drained.set()
 
     def retarget(self, remote: tuple[str, int], on_hold: bool) -> None:
         """A re-INVITE moved or held the media: send there, and latch again."""
@@ -153,10 +162,9 @@ class RtpMedia(asyncio.DatagramProtocol):
                 self._log.warning(f"rtp: no media for {self.timeout_sec:.0f} s")
                 self._on_control("timeout", "rtp_timeout")
                 return
-            if self._outgoing:
-                payload = self._outgoing.popleft()
-            else:
-                payload = silence
+            payload = self._outgoing.popleft() if self._outgoing else silence
+            if not self._outgoing:
+                self.drained.set()
             if self._transport is not None and not self.on_hold:
                 packet = RtpPacket(self.payload_type, self._sequence, self._timestamp, self._ssrc,
                                    payload, marker)

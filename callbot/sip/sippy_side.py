@@ -18,6 +18,7 @@ from sippy.CCEvents import (
     CCEventDisconnect,
     CCEventFail,
     CCEventInfo,
+    CCEventRing,
     CCEventTry,
     CCEventUpdate,
 )
@@ -25,6 +26,7 @@ from sippy.Core.EventDispatcher import ED2
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
 from sippy.SipConf import MyPort, SipConf
+from sippy.SipGenericHF import SipGenericHF
 from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
@@ -68,6 +70,15 @@ class _QuietSipLogger:
         pass
 
 
+class _ReasonHF(SipGenericHF):
+    """``X-Callbot-Reason``, spelt so (sippy would write ``X-callbot-reason``)."""
+
+    hf_names = (REASON_HEADER.lower(),)
+
+    def getCanName(self, name, compact=False):  # noqa: N802 - sippy's name
+        return REASON_HEADER
+
+
 class _BotUA(UA):
     """sippy's UA, plus an immediate answer to in-dialog NOTIFY (transfer progress)."""
 
@@ -93,6 +104,7 @@ class SipCallLeg:
             self.ua.lContact = stack.contact.getCopy()
         self.call_id = ""
         self.local_sdp: str | None = None
+        self.media: tuple[str, int] | None = None  # our RTP address, set by the asyncio side
 
     # --- from the asyncio side ---------------------------------------------------------------
     def call(self, method: Callable[..., None], *args: object) -> None:
@@ -104,6 +116,10 @@ class SipCallLeg:
             return
         self.local_sdp = sdp
         self.ua.recvEvent(CCEventConnect((200, "OK", MsgBody(sdp))))
+
+    def do_ring(self) -> None:
+        if not self.ua.isDead() and not self.ua.isConnected():
+            self.ua.recvEvent(CCEventRing((180, "Ringing", None)))
 
     def do_reject(self, code: int, reason: str) -> None:
         if not self.ua.isDead() and not self.ua.isConnected():
@@ -118,8 +134,8 @@ class SipCallLeg:
         if not self.ua.isConnected():
             self._emit("refer", "481")
             return
-        req = self.ua.genRequest("REFER", extra_headers=(
-            SipHeader(name=REASON_HEADER, bodys=reason or "transfer"),))
+        reason_hf = _ReasonHF(reason or "transfer", REASON_HEADER)
+        req = self.ua.genRequest("REFER", extra_headers=(SipHeader(body=reason_hf),))
         req.appendHeader(SipHeader(name="refer-to",
                                    body=SipReferTo(address=SipAddress(url=SipURL(url=target)))))
         req.appendHeader(SipHeader(name="referred-by", body=SipReferredBy(

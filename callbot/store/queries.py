@@ -1,7 +1,7 @@
 """What the dashboard asks of the call log, in portable SQL (SQLite and PostgreSQL).
 
-Days and hours are stored per call, so trends group on indexed columns; medians and
-percentiles are one ``ORDER BY … OFFSET`` each rather than all rows into Python.
+Days and hours are stored per call; the period figures come from daily rollups
+(``callbot.store.rollups``), so a month costs a few thousand small rows, not every turn.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callbot.store.schema import calls, line_events, turns
+from callbot.store import rollups
+from callbot.store.schema import NOT_UNDERSTOOD_SQL, calls, line_events, turns
 
-TWO_MINUTES_SEC = 120.0
 STALE_CALL_SEC = 2 * 3600  # a call "in progress" for longer died with its process
-NOT_UNDERSTOOD_INTENTS = ("nlu_fallback", "out_of_scope")
 
 
 @dataclass(frozen=True)
@@ -60,34 +59,50 @@ class PeriodStats:
         return self.share("resolved")
 
 
-async def _percentile(connection: AsyncConnection, column: object, where: list,
-                      q: float) -> float | None:
-    count = (await connection.execute(
-        select(func.count()).where(*where, column.isnot(None)))).scalar_one()  # type: ignore[attr-defined]
-    if not count:
-        return None
-    offset = min(count - 1, int(round(q * (count - 1))))
-    return (await connection.execute(select(column).where(*where, column.isnot(None))  # type: ignore[attr-defined]
-                                     .order_by(column).limit(1).offset(offset))).scalar_one()
+def _stats(counts: rollups.Counts) -> PeriodStats:
+    outcomes = dict(counts["outcome"])
+    ended = sum(n for k, n in outcomes.items() if k != "in_progress")
+    return PeriodStats(
+        calls=sum(outcomes.values()), outcomes=outcomes,
+        median_duration_sec=counts.percentile("duration", rollups.DURATION_BUCKET_SEC, 0.5),
+        under_two_minutes=counts["short"][""] / ended if ended else None,
+        p95_turn_latency_ms=counts.percentile("latency", rollups.LATENCY_BUCKET_MS, 0.95),
+    )
 
 
-async def period_stats(engine: AsyncEngine, first_day: date, last_day: date) -> PeriodStats:
-    where = CallFilter(first_day, last_day).where()
-    turn_where = [turns.c.at >= datetime.combine(first_day, datetime.min.time()),
-                  turns.c.at < datetime.combine(last_day + timedelta(days=1), datetime.min.time())]
+@dataclass
+class Overview:
+    """Everything the dashboard shows about today, a period and the last 30 days."""
+
+    today: PeriodStats
+    period: PeriodStats
+    trend: list[dict]  # one row per day of the 30 up to the period's end
+    hours: list[int]  # calls per local hour over the period
+    intents: list[tuple[str, int]]  # most asked over the period
+
+
+async def overview(engine: AsyncEngine, today: date, first_day: date, last_day: date,
+                   trend_days: int = 30, top: int = 12) -> Overview:
+    """One connection, one read of the rollups (today counted live once)."""
+    trend_first = last_day - timedelta(days=trend_days - 1)
+    first = min(first_day, trend_first)
     async with engine.connect() as connection:
-        rows = await connection.execute(
-            select(calls.c.outcome, func.count()).where(*where).group_by(calls.c.outcome))
-        outcomes = {outcome or "in_progress": n for outcome, n in rows}
-        ended = sum(n for k, n in outcomes.items() if k != "in_progress")
-        short = (await connection.execute(select(func.count()).where(
-            *where, calls.c.duration_sec < TWO_MINUTES_SEC))).scalar_one()
-        return PeriodStats(
-            calls=sum(outcomes.values()), outcomes=outcomes,
-            median_duration_sec=await _percentile(connection, calls.c.duration_sec, where, 0.5),
-            under_two_minutes=short / ended if ended else None,
-            p95_turn_latency_ms=await _percentile(connection, turns.c.latency_ms, turn_where, 0.95),
-        )
+        rows = await rollups.rolled_up(connection, first, last_day, today)
+        if today > last_day:
+            rows += await rollups.count_days(connection, today, today)
+    in_period = [r for r in rows if first_day.isoformat() <= r[0] <= last_day.isoformat()]
+    period = rollups.Counts(in_period)
+    per_day = rollups.by_day(rows, "outcome")
+    trend = []
+    for i in range(trend_days):
+        day = (trend_first + timedelta(days=i)).isoformat()
+        trend.append({"day": day, "total": sum(per_day[day].values()), **per_day[day]})
+    return Overview(
+        today=_stats(rollups.Counts(r for r in rows if r[0] == today.isoformat())),
+        period=_stats(period), trend=trend,
+        hours=[period["hour"][str(h)] for h in range(24)],
+        intents=period["intent"].most_common(top),
+    )
 
 
 async def calls_in_progress(engine: AsyncEngine, now: datetime) -> list[dict]:
@@ -101,42 +116,9 @@ async def calls_in_progress(engine: AsyncEngine, now: datetime) -> list[dict]:
         return [dict(r._mapping) for r in await connection.execute(query)]
 
 
-async def daily_trend(engine: AsyncEngine, last_day: date, days: int = 30) -> list[dict]:
-    """One row per day (missing days included), with calls per outcome."""
-    first = last_day - timedelta(days=days - 1)
-    query = (select(calls.c.day, calls.c.outcome, func.count())
-             .where(calls.c.day >= first.isoformat(), calls.c.day <= last_day.isoformat())
-             .group_by(calls.c.day, calls.c.outcome))
-    by_day: dict[str, dict[str, int]] = {
-        (first + timedelta(days=i)).isoformat(): {} for i in range(days)}
-    async with engine.connect() as connection:
-        for day, outcome, n in await connection.execute(query):
-            by_day.setdefault(day, {})[outcome or "in_progress"] = n
-    return [{"day": day, "total": sum(c.values()), **c} for day, c in by_day.items()]
-
-
-async def calls_per_hour(engine: AsyncEngine, first_day: date, last_day: date) -> list[int]:
-    query = (select(calls.c.hour, func.count()).where(*CallFilter(first_day, last_day).where())
-             .group_by(calls.c.hour))
-    hours = [0] * 24
-    async with engine.connect() as connection:
-        for hour, n in await connection.execute(query):
-            hours[hour] = n
-    return hours
-
-
 def _turns_in(first_day: date, last_day: date) -> list:
     return [turns.c.at >= datetime.combine(first_day, datetime.min.time()),
             turns.c.at < datetime.combine(last_day + timedelta(days=1), datetime.min.time())]
-
-
-async def top_intents(engine: AsyncEngine, first_day: date, last_day: date,
-                      limit: int = 12) -> list[tuple[str, int]]:
-    query = (select(turns.c.intent, func.count().label("n"))
-             .where(*_turns_in(first_day, last_day), turns.c.intent.isnot(None))
-             .group_by(turns.c.intent).order_by(func.count().desc()).limit(limit))
-    async with engine.connect() as connection:
-        return [(intent, n) for intent, n in await connection.execute(query)]
 
 
 async def not_understood(engine: AsyncEngine, first_day: date, last_day: date,
@@ -147,8 +129,7 @@ async def not_understood(engine: AsyncEngine, first_day: date, last_day: date,
                     func.max(turns.c.intent).label("intent"), func.max(turns.c.call_id).label("call_id"))
              .where(*_turns_in(first_day, last_day), turns.c.caller_text.isnot(None),
                     turns.c.caller_text != "", ~turns.c.caller_text.startswith("<"),
-                    or_(turns.c.intent.in_(NOT_UNDERSTOOD_INTENTS),
-                        turns.c.action.in_(("clarify", "transfer"))))
+                    text(NOT_UNDERSTOOD_SQL))
              .group_by(sentence).order_by(func.count().desc(), sentence).limit(limit))
     async with engine.connect() as connection:
         return [dict(r._mapping) for r in await connection.execute(query)]

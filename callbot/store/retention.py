@@ -17,7 +17,7 @@ from loguru import logger
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callbot.store.schema import audit_log, calls, web_sessions
+from callbot.store.schema import audit_log, calls, daily_rollups, web_sessions
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
         doomed = (await connection.execute(
             select(func.count()).select_from(calls).where(calls.c.started_at < cutoff))).scalar_one()
         await connection.execute(delete(calls).where(calls.c.started_at < cutoff))
+        await connection.execute(delete(daily_rollups).where(
+            daily_rollups.c.day < cutoff.date().isoformat()))
         expired = (await connection.execute(
             delete(web_sessions).where(web_sessions.c.expires_at < now))).rowcount
         await connection.execute(delete(audit_log).where(

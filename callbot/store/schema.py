@@ -16,9 +16,15 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
+
+#: The turns the "not understood" list is made of; literal, so that the partial index
+#: ``ix_turns_not_understood`` provably applies to the query (SQLite and PostgreSQL).
+NOT_UNDERSTOOD_SQL = ("(intent IN ('nlu_fallback', 'out_of_scope') "
+                      "OR action IN ('clarify', 'transfer'))")
 
 calls = Table(
     "calls", metadata,
@@ -56,6 +62,18 @@ turns = Table(
     Column("latencies", Text),  # JSON of the per-stage latencies
     UniqueConstraint("call_id", "seq", name="uq_turns_call_seq"),
     Index("ix_turns_at_stats", "at", "intent", "action", "latency_ms"),
+    Index("ix_turns_not_understood", "at", "intent", "call_id",
+          sqlite_where=text(NOT_UNDERSTOOD_SQL), postgresql_where=text(NOT_UNDERSTOOD_SQL)),
+)
+
+#: Per-day counts of the dashboard (outcomes, hours, duration and latency histograms,
+#: intents) for days that are over; see ``callbot.store.rollups``.
+daily_rollups = Table(
+    "daily_rollups", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("n", Integer, nullable=False),
 )
 
 line_events = Table(

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Insert, Table, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callbot.store.records import Record, parse_time
+from callbot.store.rollups import forget
+from callbot.store.rollups import insert_ignoring_duplicates as _insert_ignoring_duplicates
 from callbot.store.schema import calls, line_events, turns
 
 _TURN_FIELDS = ("caller_text", "intent", "confidence", "action", "kb_entry", "kb_revision",
                 "bot_text", "transfer_reason", "latency_ms", "latencies")
 
 
-def _insert_ignoring_duplicates(connection: AsyncConnection, table: Table) -> Insert:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
-
-
 async def apply_records(connection: AsyncConnection, records: list[Record]) -> None:
-    """Insert or update, in order; duplicates from a replay are ignored."""
+    """Insert or update, in order; duplicates from a replay are ignored. The rollups of
+    the days written to are dropped (only past days have any: a replay, a late close)."""
+    days: set[str] = set()
     for record in records:
         at = parse_time(record["at"])
         kind = record["type"]
+        days.add(at.date().isoformat())
         if kind == "call_opened":
             await connection.execute(_insert_ignoring_duplicates(connection, calls).values(
                 id=record["call_id"], channel=record["channel"], started_at=at,
@@ -40,9 +39,12 @@ async def apply_records(connection: AsyncConnection, records: list[Record]) -> N
             started = (await connection.execute(
                 calls.select().with_only_columns(calls.c.started_at)
                 .where(calls.c.id == record["call_id"]))).scalar()
+            if started:
+                days.add(started.date().isoformat())
             await connection.execute(update(calls).where(calls.c.id == record["call_id"]).values(
                 ended_at=at, outcome=record["outcome"], transfer_reason=record["transfer_reason"],
                 detail=record["detail"],
                 duration_sec=(at - started).total_seconds() if started else None))
         else:
             raise ValueError(f"unknown call-log record type {kind!r}")
+    await forget(connection, days)

@@ -1,11 +1,12 @@
 """The web application, built in one place: ``init_app(settings)``.
 
-Resources live in ``cleanup_ctx`` (database engine, FAQ editor) and are closed in
-reverse order; views are plain functions registered from their modules.
+Resources live in ``cleanup_ctx`` (database engine, FAQ editor, the rollups warm-up) and
+are closed in reverse order; views are plain functions registered from their modules.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,10 +14,13 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.config import Settings
 from callbot.speech.preview import piper_preview
+from callbot.store import rollups
 from callbot.store.database import engine_from_settings, migrate
 from callbot.web import admin, auth, dashboard, editor, metrics
 from callbot.web.faq import FaqEditor
@@ -40,6 +44,14 @@ async def _context(request: web.Request) -> dict:
     return {"session": request.get("session")}
 
 
+async def _warm_rollups(engine: AsyncEngine, settings: Settings) -> None:
+    """Past days' dashboard figures, computed in the background at start."""
+    try:
+        await rollups.prepare(engine, dashboard.local_today(settings))
+    except SQLAlchemyError as exc:
+        logger.warning(f"dashboard rollups not prepared ({type(exc).__name__}: {exc})")
+
+
 def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Application:
     """The whole app; ``engine`` lets tests and benchmarks share theirs."""
     app = web.Application(middlewares=[auth.auth_middleware], client_max_size=1024 ** 2)
@@ -55,8 +67,10 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
         app[ENGINE] = engine or engine_from_settings(settings.store)
         await migrate(app[ENGINE], settings.store.schema_name)
         app[EDITOR] = FaqEditor(settings, app[ENGINE])
+        warm = asyncio.create_task(_warm_rollups(app[ENGINE], settings), name="rollups-warm")
         yield
-        await app[EDITOR].close()
+        warm.cancel()
+        await asyncio.gather(warm, return_exceptions=True)
         if engine is None:
             await app[ENGINE].dispose()
 

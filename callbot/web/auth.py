@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from callbot.store.accounts import WebSession, authenticate, close_session, find_session, open_session
 from callbot.web.keys import ENGINE, SETTINGS
@@ -53,6 +55,19 @@ def requires(role: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
+async def form_of(request: web.Request) -> MultiDictProxy:
+    """The POSTed form; a body that is not one (torn multipart, bad charset…) answers 400."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError) as exc:
+        raise web.HTTPBadRequest(text=f"the form could not be read: {str(exc)[:120]}") from exc
+
+
+def same_token(sent: object, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII text (never equal, then)."""
+    return secrets.compare_digest(str(sent).encode(), expected.encode())
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.cookies.get(SESSION_COOKIE)
@@ -63,9 +78,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise web.HTTPFound(f"/login?{urlencode({'next': request.path_qs})}")
         raise web.HTTPUnauthorized(text="log in first")
     if request.method == "POST" and request["session"] is not None and request.path != "/login":
-        form = await request.post()
+        form = await form_of(request)
         sent = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
-        if not secrets.compare_digest(str(sent), request["session"].csrf_token):
+        if not same_token(sent, request["session"].csrf_token):
             raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the page")
     response = await handler(request)
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -97,9 +112,9 @@ async def login_page(request: web.Request, error: str = "", status: int = 200) -
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await form_of(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf_token", ""))):
+    if not cookie or not same_token(form.get("csrf_token", ""), cookie):
         raise web.HTTPForbidden(text="missing or wrong CSRF token: reload the login page")
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     key = f"{request.remote}|{username}"

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
+from callbot.config import Settings
 from callbot.nlu.intents import TOPIC_INTENTS
 from callbot.store import queries
 from callbot.web.auth import requires
@@ -22,15 +23,27 @@ CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outco
 PAGE_SIZE = 50
 
 
+def local_today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
 def today(request: web.Request) -> date:
-    return datetime.now(ZoneInfo(request.app[SETTINGS].timezone)).date()
+    return local_today(request.app[SETTINGS])
+
+
+#: Dates a filter may name: far enough apart for any call log, and no overflow at ±30 days.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+MAX_PAGE = 1_000_000
 
 
 def _day(value: str | None, default: date) -> date:
     try:
-        return date.fromisoformat(value) if value else default
+        day = date.fromisoformat(value) if value else default
     except ValueError as exc:
         raise web.HTTPBadRequest(text=f"not a date (YYYY-MM-DD): {value!r}") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise web.HTTPBadRequest(text=f"date out of range ({FIRST_DAY} to {LAST_DAY}): {value!r}")
+    return day
 
 
 def call_filter(request: web.Request, default_days: int = 7) -> queries.CallFilter:
@@ -50,18 +63,17 @@ def call_filter(request: web.Request, default_days: int = 7) -> queries.CallFilt
 @requires("ops")
 @aiohttp_jinja2.template("dashboard.html")
 async def dashboard(request: web.Request) -> dict:
-    engine, day = request.app[ENGINE], today(request)
+    engine = request.app[ENGINE]
     period = call_filter(request)
-    trend = await queries.daily_trend(engine, period.last_day)
-    hours = await queries.calls_per_hour(engine, period.first_day, period.last_day)
+    figures = await queries.overview(engine, today(request), period.first_day, period.last_day)
     return {
         "period": period,
-        "today": await queries.period_stats(engine, day, day),
-        "stats": await queries.period_stats(engine, period.first_day, period.last_day),
+        "today": figures.today,
+        "stats": figures.period,
         "live": await queries.calls_in_progress(engine, datetime.now()),
-        "trend_svg": stacked_days(trend),
-        "hours_svg": bar_chart([f"{h}h" for h in range(24)], hours),
-        "intents": await queries.top_intents(engine, period.first_day, period.last_day),
+        "trend_svg": stacked_days(figures.trend),
+        "hours_svg": bar_chart([f"{h}h" for h in range(24)], figures.hours),
+        "intents": figures.intents,
         "not_understood": await queries.not_understood(engine, period.first_day,
                                                        period.last_day, 20),
     }
@@ -75,6 +87,8 @@ async def call_list(request: web.Request) -> dict:
         page = max(1, int(request.query.get("page", "1")))
     except ValueError as exc:
         raise web.HTTPBadRequest(text="page must be a number") from exc
+    if page > MAX_PAGE:
+        raise web.HTTPBadRequest(text=f"page must be at most {MAX_PAGE}")
     engine = request.app[ENGINE]
     rows = await queries.list_calls(engine, where, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return {"where": where, "calls": rows[:PAGE_SIZE], "page": page,

@@ -19,6 +19,17 @@ def _fields(form: object) -> dict[str, str]:
     return {key: str(form.get(key, "")) for key in EDITABLE_FIELDS}  # type: ignore[attr-defined]
 
 
+#: Revision ids are 32-bit database integers; a longer number cannot name one.
+MAX_REVISION_ID = 2**31 - 1
+
+
+def _revision_id(request: web.Request) -> int:
+    number = request.match_info["id"]
+    if not number.isascii() or len(number) > 10 or int(number) > MAX_REVISION_ID:
+        raise web.HTTPNotFound(text="no such revision")
+    return int(number)
+
+
 def _examples(form: object) -> list[str]:
     return str(form.get("examples", "")).splitlines()  # type: ignore[attr-defined]
 
@@ -113,7 +124,7 @@ async def revision_list(request: web.Request) -> dict:
 @requires("editor")
 @aiohttp_jinja2.template("revision.html")
 async def revision_page(request: web.Request) -> dict:
-    found = await revisions.get(request.app[ENGINE], int(request.match_info["id"]))
+    found = await revisions.get(request.app[ENGINE], _revision_id(request))
     if found is None:
         raise web.HTTPNotFound(text="no such revision")
     return {"revision": found}
@@ -122,7 +133,7 @@ async def revision_page(request: web.Request) -> dict:
 @requires("editor")
 async def rollback(request: web.Request) -> web.StreamResponse:
     outcome = await request.app[EDITOR].rollback(session_of(request).user.username,
-                                                 int(request.match_info["id"]))
+                                                 _revision_id(request))
     if not outcome.ok:
         raise web.HTTPUnprocessableEntity(text="\n".join([outcome.message, *outcome.problems]))
     return redirect(f"/editor/revisions/{outcome.revision_id}")

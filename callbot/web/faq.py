@@ -3,8 +3,11 @@
 A save is refused, with the reason, when someone else saved the same topic since the
 editor opened it, when the knowledge base would not pass ``callbot kb validate``, or
 when new example questions would lower the NLU's cross-validation accuracy by more
-than ``web.cv_guard_points``. Otherwise both files are replaced atomically, the new
-revision is stored (who, when, diff), the model is retrained into the shared cache,
+than ``web.cv_guard_points`` (estimated where the edit acts: ``callbot.nlu.guard``).
+An answer-only edit touches no example, so it needs no guard and no training. When
+examples change, the model for the new data is trained into the shared cache while the
+guard runs, *before* the files change, so bot processes load it instead of training.
+Then both files are replaced atomically, the new revision is stored (who, when, diff),
 and every bot process picks the change up on its next turn.
 """
 
@@ -29,9 +32,8 @@ from callbot.kb.answers import answer_topic
 from callbot.kb.loader import load_knowledge_base
 from callbot.kb.model import KnowledgeBase
 from callbot.kb.speakable import to_spoken
-from callbot.nlu.backend import load_embedded_nlu
+from callbot.nlu import guard
 from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
-from callbot.nlu.evaluation import cross_validate
 from callbot.nlu.training_data import TrainingData, load_training_data
 from callbot.problems import DataError
 from callbot.store import revisions
@@ -39,9 +41,6 @@ from callbot.store.accounts import audit
 from callbot.web.kb_text import read_examples, replace_file, set_topic_fields, write_examples
 
 MAX_EXAMPLE_CHARS = 200
-#: Cross-validation accuracy of data already measured, by data fingerprint: the baseline
-#: of the guard is computed once per version of the data, whichever editor asks.
-_BASELINES: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,9 @@ class SaveOutcome:
 class FaqEditor:
     settings: Settings
     engine: AsyncEngine
-    accuracy_of: Callable[[TrainingData], float] | None = None  # default: 5-fold CV
+    #: Tests and fuzzing: accuracy of whole data, instead of the guard's estimate.
+    accuracy_of: Callable[[TrainingData], float] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _tasks: set[asyncio.Task] = field(default_factory=set)
 
     @property
     def kb_path(self) -> Path:
@@ -174,39 +173,48 @@ class FaqEditor:
                                        target.topics.split(",") if target.topics else [])
 
     async def _guard(self, examples_text: str) -> SaveOutcome | None:
-        """Refuse examples that would cost more than the allowed cross-validation points."""
+        """Refuse examples that would cost more than the allowed cross-validation points;
+        the model for them is trained meanwhile (kept in the cache if they are refused)."""
         try:
-            before, after = await asyncio.to_thread(self._accuracies, examples_text)
+            current, proposed = await asyncio.to_thread(self._datasets, examples_text)
         except DataError as exc:
             return _refused("The example questions are not valid", exc)
-        allowed = self.settings.web.cv_guard_points / 100
-        logger.info(f"editor guard: cross-validation accuracy {before:.1%} → {after:.1%}")
-        if after < before - allowed:
+        estimate, _ = await asyncio.gather(asyncio.to_thread(self._estimate, current, proposed),
+                                           asyncio.to_thread(self._train_model, proposed))
+        allowed = self.settings.web.cv_guard_points
+        logger.info(f"editor guard: {estimate.points_lost:+.1f} points of cross-validation "
+                    f"accuracy lost on {', '.join(estimate.intents)}")
+        if estimate.points_lost > allowed:
             return SaveOutcome(False, f"Refused: these examples would lower cross-validation "
-                               f"accuracy from {before:.1%} to {after:.1%}, more than "
-                               f"{self.settings.web.cv_guard_points:g} points. They probably "
-                               "look like questions of another topic.")
+                               f"accuracy by {estimate.points_lost:.1f} points, more than "
+                               f"{allowed:g} (on the questions of "
+                               f"{', '.join(estimate.intents)}: {estimate.before:.1%} → "
+                               f"{estimate.after:.1%}). They probably look like questions "
+                               "of another topic.")
         return None
 
-    def _accuracies(self, examples_text: str) -> tuple[float, float]:
+    def _datasets(self, examples_text: str) -> tuple[TrainingData, TrainingData]:
+        """The training data now, and with ``examples_text`` as the editor's file."""
         current = load_training_data(self.settings.data_dir)
         with tempfile.TemporaryDirectory(prefix="callbot-guard-") as scratch:
             copy = Path(scratch) / "data"
             shutil.copytree(self.settings.data_dir, copy)
             replace_file(copy / self.examples_path.relative_to(self.settings.data_dir),
                          examples_text)
-            proposed = load_training_data(copy)
-        if current.fingerprint not in _BASELINES:
-            _BASELINES[current.fingerprint] = self._accuracy(current)
-        after = self._accuracy(proposed)
-        _BASELINES[proposed.fingerprint] = after
-        return _BASELINES[current.fingerprint], after
+            return current, load_training_data(copy)
 
-    def _accuracy(self, data: TrainingData) -> float:
+    def _estimate(self, current: TrainingData, proposed: TrainingData) -> guard.GuardEstimate:
         if self.accuracy_of:
-            return self.accuracy_of(data)
-        params = EmbeddedNluParams(fallback_threshold=self.settings.nlu.fallback_threshold)
-        return cross_validate(data, lambda d: EmbeddedNLU.train(d, params)).accuracy
+            return guard.GuardEstimate((), self.accuracy_of(current), self.accuracy_of(proposed),
+                                       1.0)
+        return guard.estimate(current, proposed, self._params())
+
+    def _params(self) -> EmbeddedNluParams:
+        return EmbeddedNluParams(fallback_threshold=self.settings.nlu.fallback_threshold)
+
+    def _train_model(self, data: TrainingData) -> None:
+        """Into the cache every bot process loads from (same data, same fingerprint)."""
+        EmbeddedNLU.load_or_train(data, self.settings.nlu.cache_dir, self._params())
 
     async def _publish(self, user: str, comment: str, kb_text: str, examples_text: str,
                        kb_revision: str, topics: list[str]) -> SaveOutcome:
@@ -214,9 +222,10 @@ class FaqEditor:
         diff = _diff(old_kb, kb_text, self.kb_path) + _diff(old_examples, examples_text,
                                                             self.examples_path)
         if examples_text != old_examples:
-            await asyncio.to_thread(replace_file, self.examples_path,
-                                    examples_text or write_examples({}))
-            self._retrain()
+            examples_text = examples_text or write_examples({})
+            _, proposed = await asyncio.to_thread(self._datasets, examples_text)
+            await asyncio.to_thread(self._train_model, proposed)  # cached by the guard: a load
+            await asyncio.to_thread(replace_file, self.examples_path, examples_text)
         if kb_text != old_kb:
             await asyncio.to_thread(replace_file, self.kb_path, kb_text)
         revision_id = await revisions.add(self.engine, user, comment, kb_text, examples_text,
@@ -236,20 +245,6 @@ class FaqEditor:
         await revisions.add(self.engine, "system", "files as found on disk" if last is None
                             else "changed outside the editor", kb_text, examples_text,
                             kb_revision, [], diff)
-
-    def _retrain(self) -> None:
-        """Train for the new data into the shared cache, so bot processes only load it."""
-        nlu = self.settings.nlu
-        task = asyncio.create_task(asyncio.to_thread(
-            load_embedded_nlu, self.settings.data_dir, nlu.cache_dir, nlu.fallback_threshold),
-            name="nlu-retrain")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def _version(kb_text: str, examples_text: str, topic_id: str, path: Path) -> str:

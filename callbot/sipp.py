@@ -1,0 +1,103 @@
+"""Drive sipp (Debian ``sip-tester``) as the calling side: for ``callbot bench sip`` and the
+SIP scale-out tests.
+
+Each call of ``telephony/sipp/bench_call.xml`` streams caller audio (headerless G.711 µ-law,
+made here from the French clips) and ends after ``call_sec`` unless the bot hangs up or
+transfers first. Figures come from sipp's own files: per-call response times (``-trace_rtt``,
+INVITE → 200 OK) and the final call counters (``-trace_stat``).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callbot.bridge import g711
+from callbot.speech.audio import read_wav, silence
+
+SCENARIO = Path(__file__).resolve().parent.parent / "telephony" / "sipp" / "bench_call.xml"
+CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
+CALLER_AUDIO = "caller.ul"
+#: The scenario's default call length, replaced by the one asked for.
+_CALL_MS_ATTR = 'timeout="60000"'
+PAUSE_BETWEEN_CLIPS_SEC = 2.0
+#: Beyond the calls themselves: set-up, transfer and hang-up.
+SLACK_SEC = 60
+
+
+def sipp_available() -> bool:
+    return shutil.which("sipp") is not None
+
+
+def write_caller_audio(path: Path, pattern: str = "fr_*.wav") -> Path:
+    """The French clips, each followed by a pause (the bot answers in it), as µ-law."""
+    pcm = b""
+    for clip in sorted(CLIPS.glob(pattern)):
+        audio, rate = read_wav(clip)
+        pcm += audio + silence(PAUSE_BETWEEN_CLIPS_SEC, rate)
+    path.write_bytes(g711.encode(pcm, "ulaw"))
+    return path
+
+
+@dataclass
+class SippRun:
+    """What sipp reported for one run."""
+
+    returncode: int
+    offered: int = 0
+    successful: int = 0
+    failed: int = 0
+    setup_ms: list[float] = field(default_factory=list)
+    output: str = ""
+
+
+def _read_rtt(workdir: Path) -> list[float]:
+    times: list[float] = []
+    for path in workdir.glob("*_rtt.csv"):
+        with path.open() as handle:
+            for row in csv.DictReader(handle, delimiter=";"):
+                if row.get("rtd_no") == "setup":
+                    times.append(float(row["response_time_ms"]))
+    return times
+
+
+def _read_counters(workdir: Path) -> dict[str, int]:
+    rows: list[dict[str, str]] = []
+    for path in workdir.glob("*_.csv"):
+        with path.open() as handle:
+            rows.extend(csv.DictReader(handle, delimiter=";"))
+    if not rows:
+        return {}
+    last = rows[-1]
+    return {name: int(last.get(f"{name}(C)") or 0)
+            for name in ("OutgoingCall", "SuccessfulCall", "FailedCall")}
+
+
+def run_calls(target: str, workdir: Path, *, calls: int, concurrent: int, call_sec: float,
+              rate_per_sec: float = 5.0, sip_port: int, media_port: int,
+              service: str = "callbot") -> SippRun:
+    """Place ``calls`` calls to ``target`` (host:port), at most ``concurrent`` at a time."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / "call.xml"
+    scenario.write_text(SCENARIO.read_text().replace(
+        _CALL_MS_ATTR, f'timeout="{int(call_sec * 1000)}"'))
+    if not (workdir / CALLER_AUDIO).exists():
+        write_caller_audio(workdir / CALLER_AUDIO)
+    host = target.rsplit(":", 1)[0]
+    command = ["sipp", target, "-sf", scenario.name, "-s", service,
+               "-i", host, "-p", str(sip_port), "-mi", host, "-mp", str(media_port),
+               "-m", str(calls), "-l", str(concurrent), "-r", str(rate_per_sec),
+               "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-fd", "1",
+               "-timeout", f"{int(call_sec * (calls / concurrent + 1) + SLACK_SEC)}s",
+               "-timeout_error", "-nostdin"]
+    process = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
+    counters = _read_counters(workdir)
+    return SippRun(returncode=process.returncode,
+                   offered=counters.get("OutgoingCall", 0),
+                   successful=counters.get("SuccessfulCall", 0),
+                   failed=counters.get("FailedCall", 0),
+                   setup_ms=_read_rtt(workdir),
+                   output=process.stdout[-4000:] + process.stderr[-2000:])

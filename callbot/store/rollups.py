@@ -1,0 +1,166 @@
+"""Daily rollups: the dashboard's counts of a day, computed once the day is over.
+
+A period's figures then come from a few hundred rows per day instead of every call and
+turn. Kinds of rows: ``outcome``, ``hour``, ``short`` (calls under two minutes),
+``duration`` (1-second histogram), ``latency`` (10 ms histogram of turn latencies),
+``intent``; a ``done`` row marks a day as rolled up. Today is always counted live from
+the call log with the same queries. A late write to a past day (a spool replayed, a call
+closed after midnight) deletes that day's rollup, which the next page view rebuilds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Integer, and_, cast, delete, func, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from callbot.store.schema import calls, daily_rollups, turns
+
+TWO_MINUTES_SEC = 120.0
+DURATION_BUCKET_SEC = 1.0
+LATENCY_BUCKET_MS = 10.0
+DONE = "done"
+
+Row = tuple[str, str, str, int]  # day, kind, key, n
+
+
+class Counts(defaultdict[str, Counter]):
+    """kind → key → n, summed over the days added."""
+
+    def __init__(self, rows: Iterable[Row] = ()) -> None:
+        super().__init__(Counter)
+        self.add(rows)
+
+    def add(self, rows: Iterable[Row]) -> Counts:
+        for _day, kind, key, n in rows:
+            if kind != DONE:
+                self[kind][key] += n
+        return self
+
+    def percentile(self, kind: str, bucket: float, q: float) -> float | None:
+        """Nearest-rank ``q``-quantile of a histogram, as the middle of its bucket."""
+        histogram = sorted((int(k), n) for k, n in self[kind].items())
+        total = sum(n for _, n in histogram)
+        if not total:
+            return None
+        rank = min(total - 1, int(round(q * (total - 1))))
+        seen = 0
+        for key, n in histogram:
+            seen += n
+            if seen > rank:
+                return (key + 0.5) * bucket
+        return None  # unreachable: rank < total
+
+
+def insert_ignoring_duplicates(connection: AsyncConnection, table: object) -> object:
+    """``INSERT … ON CONFLICT DO NOTHING`` on either database (replays, racing fills)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()  # type: ignore[arg-type]
+
+
+def _bucket(connection: AsyncConnection, column: object, width: float) -> object:
+    """The histogram bucket of a non-negative value (CAST rounds on PostgreSQL: floor it)."""
+    scaled = column / width  # type: ignore[operator]
+    if connection.dialect.name == "postgresql":
+        scaled = func.floor(scaled)
+    return cast(scaled, Integer)
+
+
+def _day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    return (datetime.combine(first, datetime.min.time()),
+            datetime.combine(last + timedelta(days=1), datetime.min.time()))
+
+
+async def count_days(connection: AsyncConnection, first: date, last: date) -> list[Row]:
+    """The rollup rows of these days, counted from the call log itself."""
+    in_days = and_(calls.c.day >= first.isoformat(), calls.c.day <= last.isoformat())
+    start, end = _day_bounds(first, last)
+    turn_day = func.date(turns.c.at)
+    in_turns = and_(turns.c.at >= start, turns.c.at < end)
+    queries = {
+        "outcome": select(calls.c.day, calls.c.outcome, func.count()).where(in_days)
+        .group_by(calls.c.day, calls.c.outcome),
+        "hour": select(calls.c.day, calls.c.hour, func.count()).where(in_days)
+        .group_by(calls.c.day, calls.c.hour),
+        "short": select(calls.c.day, literal(""), func.count()).where(
+            in_days, calls.c.duration_sec < TWO_MINUTES_SEC).group_by(calls.c.day),
+        "duration": _histogram(connection, calls.c.day, calls.c.duration_sec,
+                               DURATION_BUCKET_SEC, in_days),
+        "latency": _histogram(connection, turn_day, turns.c.latency_ms, LATENCY_BUCKET_MS,
+                              in_turns),
+        "intent": select(turn_day, turns.c.intent, func.count()).where(
+            in_turns, turns.c.intent.isnot(None)).group_by(turn_day, turns.c.intent),
+    }
+    rows: list[Row] = []
+    for kind, query in queries.items():
+        for day, key, n in await connection.execute(query):
+            label = "in_progress" if kind == "outcome" and key is None else str(key or "")
+            rows.append((str(day)[:10], kind, label, n))
+    return rows
+
+
+def _histogram(connection: AsyncConnection, day: object, column: object, width: float,
+               where: object) -> object:
+    bucket = _bucket(connection, column, width)
+    return (select(day, bucket, func.count()).where(where, column.isnot(None))  # type: ignore[attr-defined]
+            .group_by(day, bucket))
+
+
+async def rolled_up(connection: AsyncConnection, first: date, last: date,
+                    today: date) -> list[Row]:
+    """Rows of ``first``..``last``: stored ones for days that are over (rolled up now if
+    missing), counted live from today on."""
+    rows: list[Row] = []
+    closed_last = min(last, today - timedelta(days=1))
+    if first <= closed_last:
+        await _ensure(connection, first, closed_last)
+        query = daily_rollups.select().where(
+            daily_rollups.c.day >= first.isoformat(), daily_rollups.c.day <= closed_last.isoformat())
+        rows += [tuple(r) for r in await connection.execute(query)]  # type: ignore[misc]
+    if today <= last:  # today (and any future day a fixed clock logged) is counted live
+        rows += await count_days(connection, max(first, today), last)
+    return rows
+
+
+async def _ensure(connection: AsyncConnection, first: date, last: date) -> None:
+    done = {day for (day,) in await connection.execute(select(daily_rollups.c.day).where(
+        daily_rollups.c.kind == DONE, daily_rollups.c.day >= first.isoformat(),
+        daily_rollups.c.day <= last.isoformat()))}
+    missing = [d for d in _days(first, last) if d.isoformat() not in done]
+    if not missing:
+        return
+    counted = await count_days(connection, missing[0], missing[-1])
+    wanted = {d.isoformat() for d in missing}
+    rows = [r for r in counted if r[0] in wanted] + [(d, DONE, "", 0) for d in sorted(wanted)]
+    await connection.execute(insert_ignoring_duplicates(connection, daily_rollups), [
+        {"day": day, "kind": kind, "key": key, "n": n} for day, kind, key, n in rows])
+    await connection.commit()
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+async def forget(connection: AsyncConnection, days: set[str]) -> None:
+    """A write touched these days: their rollups, if any, are out of date."""
+    if days:
+        await connection.execute(delete(daily_rollups).where(daily_rollups.c.day.in_(days)))
+
+
+def by_day(rows: Iterable[Row], kind: str) -> dict[str, Counter]:
+    """One counter per day, for the trend chart."""
+    days: dict[str, Counter] = defaultdict(Counter)
+    for day, row_kind, key, n in rows:
+        if row_kind == kind:
+            days[day][key] += n
+    return days
+
+
+async def prepare(engine: AsyncEngine, today: date, days: int = 30) -> None:
+    """Roll up the last ``days`` days now, so the first dashboard view does not wait."""
+    async with engine.connect() as connection:
+        await _ensure(connection, today - timedelta(days=days), today - timedelta(days=1))

@@ -1,0 +1,151 @@
+"""Helpers of the SIP tests: run a real sipp scenario, and be the caller's RTP end.
+
+sipp plays the signalling; ``RtpPeer`` stands where the caller's phone would send and receive
+RTP (the scenarios announce it with ``-key rtp_port``), so the tests can send DTMF and the
+caller's words and look at every packet the bot sends back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import math
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callbot.config import REPO_ROOT
+from callbot.sip.rtp_wire import (
+    SAMPLES_PER_PACKET,
+    RtpPacket,
+    TelephoneEvent,
+)
+
+SCENARIOS = REPO_ROOT / "telephony" / "sipp"
+EVENT_PT = 101
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class SippRun:
+    returncode: int
+    messages: str  # sipp's -trace_msg file
+    logs: str  # sipp's -trace_logs file (<log> actions)
+    stderr: str
+
+
+async def run_sipp(scenario: str, port: int, workdir: Path, *args: str, local_ip: str = "127.0.0.1",
+                   timeout_sec: float = 60, keys: dict[str, str] | None = None) -> SippRun:
+    """One sipp run (``-m 1`` unless ``args`` say otherwise) against 127.0.0.1:``port``."""
+    stem = f"{Path(scenario).stem}-{time.monotonic_ns()}"
+    messages, logs = workdir / f"{stem}.msg", workdir / f"{stem}.log"
+    command = ["sipp", "-sf", str(SCENARIOS / scenario), "-i", local_ip, "-p", str(free_udp_port()),
+               "-mp", str(free_udp_port()), "-nostdin",
+               "-trace_msg", "-message_file", str(messages), "-trace_logs", "-log_file", str(logs),
+               "-timeout", f"{int(timeout_sec)}s", "-timeout_error", "-max_recv_loops", "100",
+               *(["-m", "1"] if "-m" not in args else []), *args]
+    for key, value in (keys or {}).items():
+        command += ["-key", key, value]
+    command.append(f"127.0.0.1:{port}")
+    process = await asyncio.create_subprocess_exec(*command, cwd=workdir, stdin=subprocess.DEVNULL,
+                                                   stdout=subprocess.DEVNULL,
+                                                   stderr=subprocess.PIPE)
+    _, stderr = await process.communicate()
+    read = lambda path: path.read_text(errors="replace") if path.exists() else ""  # noqa: E731
+    return SippRun(process.returncode or 0, read(messages), read(logs), stderr.decode(errors="replace"))
+
+
+def final_status(messages: str) -> int | None:
+    """The last final status code sipp received for its INVITE."""
+    codes = [int(line.split()[1]) for line in messages.splitlines()
+             if line.startswith("SIP/2.0 ") and line.split()[1].isdigit()]
+    finals = [code for code in codes if code >= 200]
+    return finals[-1] if finals else None
+
+
+@dataclass
+class RtpPeer(asyncio.DatagramProtocol):
+    """The caller's RTP end: records what the bot sends, sends audio/DTMF back to it."""
+
+    payload_type: int = 0
+    received: list[tuple[float, RtpPacket]] = field(default_factory=list)
+    bot_address: tuple[str, int] | None = None
+    bot_heard: asyncio.Event = field(default_factory=asyncio.Event)
+    transport: asyncio.DatagramTransport | None = None
+    sequence: int = 1000
+    timestamp: int = 160000
+
+    async def open(self) -> int:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
+        assert self.transport is not None
+        return self.transport.get_extra_info("sockname")[1]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received.append((time.monotonic(), RtpPacket.parse(data)))
+        self.bot_address = addr
+        self.bot_heard.set()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def wait_for_bot(self, timeout_sec: float = 20) -> None:
+        await asyncio.wait_for(self.bot_heard.wait(), timeout_sec)
+
+    def _send(self, payload_type: int, payload: bytes, marker: bool = False,
+              advance: bool = True) -> None:
+        assert self.transport is not None and self.bot_address is not None
+        packet = RtpPacket(payload_type, self.sequence, self.timestamp, 0x1234, payload, marker)
+        self.transport.sendto(bytes(packet), self.bot_address)
+        self.sequence += 1
+        if advance:
+            self.timestamp += SAMPLES_PER_PACKET
+
+    async def send_audio(self, payload: bytes) -> None:
+        """G.711 bytes at real time, 20 ms a packet."""
+        started = time.monotonic()
+        for index in range(0, len(payload), SAMPLES_PER_PACKET):
+            self._send(self.payload_type, payload[index:index + SAMPLES_PER_PACKET])
+            await asyncio.sleep(max(0.0, started + (index // SAMPLES_PER_PACKET + 1) * 0.02
+                                    - time.monotonic()))
+
+    async def send_silence(self, seconds: float) -> None:
+        silence = (b"\xff" if self.payload_type == 0 else b"\xd5") * SAMPLES_PER_PACKET
+        await self.send_audio(silence * int(seconds * 50))
+
+    async def press(self, digit: str) -> None:
+        """One key press as RFC 4733 sends it: 3 updates, then the end packet 3 times."""
+        event = "0123456789*#".index(digit)
+        for step in range(1, 4):
+            self._send(EVENT_PT, bytes(TelephoneEvent(event, duration=160 * step)),
+                       marker=step == 1, advance=False)
+            await asyncio.sleep(0.02)
+        for _ in range(3):
+            self._send(EVENT_PT, bytes(TelephoneEvent(event, end=True, duration=640)), advance=False)
+        self.timestamp += 640
+
+    def speech_packets(self, codec: str = "ulaw", min_rms: float = 300.0) -> int:
+        """How many received packets carry sound (not the silence the bot sends while listening)."""
+        decode = audioop.ulaw2lin if codec == "ulaw" else audioop.alaw2lin
+        return sum(1 for _, packet in self.received
+                   if packet.payload_type == self.payload_type
+                   and audioop.rms(decode(packet.payload, 2), 2) > min_rms)
+
+    def late_share(self) -> float:
+        gaps = [b[0] - a[0] for a, b in zip(self.received, self.received[1:], strict=False)]
+        return sum(1 for gap in gaps if gap > 0.04) / max(1, len(gaps))
+
+
+def rms_db(pcm: bytes) -> float:
+    return 20 * math.log10(max(1, audioop.rms(pcm, 2)))
