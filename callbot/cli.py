@@ -234,6 +234,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.load_bench",
     "callbot.sip_bench",
     "callbot.web.commands",
+    "callbot.fuzz.bench",
 )
 
 

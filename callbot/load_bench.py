@@ -6,8 +6,8 @@ The peak, with the defaults: a town of 500 calls a day, open 8 hours, takes abou
 day's calls in its busiest hour, 75 calls an hour; a Monday morning doubles that: 150 calls an
 hour, one every 24 s on average, arriving at random (Poisson). The overload: calls arrive at a
 constant rate worth twice ``--max-calls`` simultaneous calls (rate = 2 × max calls / length of
-one call, measured first with a single probe call), so about half are refused (WebSocket
-close 1013, which a PBX turns into the switchboard).
+one call, measured first by a probe call unless ``--call-sec`` gives it), so about half are
+refused (WebSocket close 1013, which a PBX turns into the switchboard).
 """
 
 from __future__ import annotations
@@ -150,13 +150,13 @@ async def offer_calls(url: str, gaps: Iterator[float], duration_sec: float,
     calls: list[asyncio.Task] = []
     began = next_at = time.monotonic()
     for number, gap in enumerate(gaps):
-        next_at += gap
-        if next_at - began > duration_sec:
+        if next_at - began >= duration_sec:
             break
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         caller = f"+3313900{number:04d}"
         calls.append(asyncio.create_task(one_call(url, script(number), tally, caller),
                                          name=f"load-call-{number}"))
+        next_at += gap
     await asyncio.gather(*calls)
 
 
@@ -179,9 +179,7 @@ async def _run(server: VoiceServer, args: argparse.Namespace) -> dict[str, Any]:
                           question_script(args.questions), tally)
         phases["peak"] = {"calls_per_hour": per_hour, **tally.figures()}
     if args.profile in {"overload", "both"}:
-        probe = Tally()
-        await one_call(server.call_url, question_script(1)(0), probe, "+33139000000")
-        call_sec = statistics.median(probe.call_sec) if probe.call_sec else args.call_sec
+        call_sec = args.call_sec or await _probe_call_sec(server.call_url)
         rate = OVERLOAD_FACTOR * args.max_calls / call_sec
         tally = Tally()
         await offer_calls(server.call_url, constant_gaps(rate), args.duration, question_script(1),
@@ -192,6 +190,15 @@ async def _run(server: VoiceServer, args: argparse.Namespace) -> dict[str, Any]:
     watch.poll()
     watcher.cancel()
     return _totals(phases, watch, rss_start, args)
+
+
+async def _probe_call_sec(url: str) -> float:
+    """How long one call lasts with nobody else calling (the overload's unit of capacity)."""
+    probe = Tally()
+    await one_call(url, question_script(1)(0), probe, "+33139000000")
+    if not probe.call_sec:
+        raise RuntimeError(f"the probe call did not complete: {dict(probe.failures)}")
+    return probe.call_sec[0]
 
 
 def _totals(phases: dict[str, Any], watch: ServeWatch, rss_start: float,
@@ -238,7 +245,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     load.add_argument("--max-calls", type=int, default=20, help="the bot's capacity")
     load.add_argument("--calls-per-day", type=int, default=500)
     load.add_argument("--questions", type=int, default=3, help="questions per call at the peak")
-    load.add_argument("--call-sec", type=float, default=20.0,
-                      help="length of one call if the probe call fails")
+    load.add_argument("--call-sec", type=float, default=None,
+                      help="length of one call (default: measured by a probe call first)")
     load.add_argument("--seed", type=int, default=1)
     load.set_defaults(func=cmd_bench_load)

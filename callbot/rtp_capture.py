@@ -23,11 +23,10 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from callbot.bridge import g711
 from callbot.playout import Playout
 from callbot.sip.rtp_wire import CODEC_BY_PT, PACKET_MS, RtpError, RtpPacket
+from callbot.speech.audio import rms
 
 ETH_P_ALL = 0x0003
 SO_ATTACH_FILTER = 26
@@ -108,7 +107,7 @@ class _Stream:
         if self.playout.arrive(arrival_sec, PACKET_SEC):
             stats.late += 1
         codec = CODEC_BY_PT.get(packet.payload_type)
-        if codec and _rms(g711.decode(packet.payload, codec)) > VOICED_RMS:
+        if codec and rms(g711.decode(packet.payload, codec)) > VOICED_RMS:
             stats.voiced += 1
 
 
@@ -177,11 +176,6 @@ class RtpCapture:
         if key not in self._streams:
             self._streams[key] = _Stream(StreamStats(source_port))
         self._streams[key].add(arrival, packet)
-
-
-def _rms(pcm: bytes) -> float:
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples))) if samples.size else 0.0
 
 
 def _timespec_sec(data: bytes) -> float:

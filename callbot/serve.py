@@ -54,9 +54,10 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         cache.render(prompts[1:], rate)
     voice_settings = settings.voice
     if voice_settings.stt_engine == "whisper":
-        from callbot.speech.whisper_stt import LocalWhisperSTTService
+        from callbot.speech.whisper_stt import LocalWhisperSTTService, load_whisper_model
 
         whisper_dir = ensure_model(settings.models.whisper_model, settings)
+        load_whisper_model(whisper_dir)  # now, not during the first call's greeting
 
         def make_stt(rate: int) -> LocalWhisperSTTService:
             return LocalWhisperSTTService(model_dir=whisper_dir)

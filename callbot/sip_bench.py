@@ -107,6 +107,8 @@ def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
         capture = RtpCapture(*rtp) if RtpCapture.available() else None
         memory = _PeakRss(server.process.pid)
         media_port = free_udp_ports(4)
+        while rtp[0] - 4 <= media_port <= rtp[1]:  # sipp's own RTP must not pass for the bot's
+            media_port = free_udp_ports(4)
         cpu_before, rss_before = proc_figures(server.process.pid)
         started = time.monotonic()
         memory.start()

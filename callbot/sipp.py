@@ -3,16 +3,19 @@ SIP scale-out tests.
 
 Each call of ``telephony/sipp/bench_call.xml`` streams caller audio (headerless G.711 µ-law,
 made here from the French clips) and ends after ``call_sec`` unless the bot hangs up or
-transfers first. Figures come from sipp's own files: per-call response times (``-trace_rtt``,
-INVITE → 200 OK) and the final call counters (``-trace_stat``).
+transfers first. Figures come from sipp's own files: the final call counters (``-trace_stat``)
+and the time of each message (``-trace_msg``, to the microsecond: its ``-trace_rtt`` counts in
+steps of a few milliseconds), from which set-up is INVITE sent → 200 OK received.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from callbot.bridge import g711
@@ -54,14 +57,26 @@ class SippRun:
     output: str = ""
 
 
-def _read_rtt(workdir: Path) -> list[float]:
-    times: list[float] = []
-    for path in workdir.glob("*_rtt.csv"):
-        with path.open() as handle:
-            for row in csv.DictReader(handle, delimiter=";"):
-                if row.get("rtd_no") == "setup":
-                    times.append(float(row["response_time_ms"]))
-    return times
+_BLOCK = re.compile(r"^-{20,} (\S+ \S+)\n(?:UDP|TCP) message (sent|received)[^\n]*\n+([^\n]*)\n(.*?)"
+                    r"(?=^-{20,} |\Z)", re.M | re.S)
+_CALL_ID = re.compile(r"^Call-ID:\s*(\S+)", re.M | re.I)
+_CSEQ = re.compile(r"^CSeq:\s*\d+\s+(\w+)", re.M | re.I)
+
+
+def setup_times_ms(messages_log: str) -> list[float]:
+    """INVITE sent → first 200 OK to it received, per call, from sipp's ``-trace_msg`` log."""
+    invited: dict[str, datetime] = {}
+    answered: dict[str, datetime] = {}
+    for stamp, direction, first_line, rest in _BLOCK.findall(messages_log):
+        call_id, cseq = _CALL_ID.search(rest), _CSEQ.search(rest)
+        if call_id is None or cseq is None or cseq.group(1) != "INVITE":
+            continue
+        at = datetime.fromisoformat(stamp)
+        if direction == "sent" and first_line.startswith("INVITE"):
+            invited.setdefault(call_id.group(1), at)
+        elif direction == "received" and first_line.startswith("SIP/2.0 200"):
+            answered.setdefault(call_id.group(1), at)
+    return [(answered[c] - invited[c]).total_seconds() * 1000 for c in invited if c in answered]
 
 
 def _read_counters(workdir: Path) -> dict[str, int]:
@@ -90,7 +105,7 @@ def run_calls(target: str, workdir: Path, *, calls: int, concurrent: int, call_s
     command = ["sipp", target, "-sf", scenario.name, "-s", service,
                "-i", host, "-p", str(sip_port), "-mi", host, "-mp", str(media_port),
                "-m", str(calls), "-l", str(concurrent), "-r", str(rate_per_sec),
-               "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-fd", "1",
+               "-trace_msg", "-trace_stat", "-fd", "1",
                "-timeout", f"{int(call_sec * (calls / concurrent + 1) + SLACK_SEC)}s",
                "-timeout_error", "-nostdin"]
     process = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
@@ -99,5 +114,6 @@ def run_calls(target: str, workdir: Path, *, calls: int, concurrent: int, call_s
                    offered=counters.get("OutgoingCall", 0),
                    successful=counters.get("SuccessfulCall", 0),
                    failed=counters.get("FailedCall", 0),
-                   setup_ms=_read_rtt(workdir),
+                   setup_ms=setup_times_ms("".join(
+                       p.read_text(errors="replace") for p in workdir.glob("*_messages.log"))),
                    output=process.stdout[-4000:] + process.stderr[-2000:])

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import array
 import asyncio
+import inspect
+import itertools
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +159,21 @@ async def timed_call(url: str, steps: list[tuple[str, str]], end_timeout_sec: fl
             await ws.close()
         await receiver
         return line
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool] | bool], what: str,
+                     timeout_sec: float = 30.0) -> None:
+    """Poll ``condition`` (plain or async) every 0.1 s; fail the test if it never holds."""
+    deadline = time.monotonic() + timeout_sec
+    for _ in itertools.count():
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_sec:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 @dataclass

@@ -8,14 +8,15 @@ caller's words and look at every packet the bot sends back.
 from __future__ import annotations
 
 import asyncio
-import audioop
-import math
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from callbot.bridge import g711
 from callbot.config import REPO_ROOT
 from callbot.sip.rtp_wire import (
     SAMPLES_PER_PACKET,
@@ -25,6 +26,7 @@ from callbot.sip.rtp_wire import (
 
 SCENARIOS = REPO_ROOT / "telephony" / "sipp"
 EVENT_PT = 101
+SPEECH_RMS = 300.0  # 16-bit PCM; the bot's silence decodes to 0 (µ-law) or 8 (A-law)
 
 
 def free_udp_port() -> int:
@@ -92,7 +94,7 @@ class RtpPeer(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.received.append((time.monotonic(), RtpPacket.parse(data)))
+        self.received.append((time.time(), RtpPacket.parse(data)))
         self.bot_address = addr
         self.bot_heard.set()
 
@@ -135,17 +137,14 @@ class RtpPeer(asyncio.DatagramProtocol):
             self._send(EVENT_PT, bytes(TelephoneEvent(event, end=True, duration=640)), advance=False)
         self.timestamp += 640
 
-    def speech_packets(self, codec: str = "ulaw", min_rms: float = 300.0) -> int:
-        """How many received packets carry sound (not the silence the bot sends while listening)."""
-        decode = audioop.ulaw2lin if codec == "ulaw" else audioop.alaw2lin
-        return sum(1 for _, packet in self.received
-                   if packet.payload_type == self.payload_type
-                   and audioop.rms(decode(packet.payload, 2), 2) > min_rms)
-
-    def late_share(self) -> float:
-        gaps = [b[0] - a[0] for a, b in zip(self.received, self.received[1:], strict=False)]
-        return sum(1 for gap in gaps if gap > 0.04) / max(1, len(gaps))
+    def speech_packets(self, codec: str = "ulaw", after: float = 0.0) -> int:
+        """Packets (received after ``after``, a time.time()) that carry sound, not the silence
+        the bot sends while it listens."""
+        return sum(1 for at, packet in self.received
+                   if at > after and packet.payload_type == self.payload_type
+                   and rms(g711.decode(packet.payload, codec)) > SPEECH_RMS)
 
 
-def rms_db(pcm: bytes) -> float:
-    return 20 * math.log10(max(1, audioop.rms(pcm, 2)))
+def rms(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0

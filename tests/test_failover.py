@@ -43,6 +43,10 @@ def sqlite_store(state_dir: Path) -> StoreSettings:
     return StoreSettings(state_dir=state_dir, pseudonym_key=KEY)
 
 
+def _call_log_lines(server: VoiceServer) -> str:
+    return "".join(line for line in server.log if "DEBUG" not in line)[-4000:]
+
+
 def assert_failed_to_person(line: Timeline, stored: StoredCall, component: str,
                             server: VoiceServer) -> None:
     """Prompt heard at once, transfer after it, no dead air, and the log names the failure."""
@@ -52,7 +56,8 @@ def assert_failed_to_person(line: Timeline, stored: StoredCall, component: str,
     failed_at, turn = failure
     assert turn["bot"] == TRANSFER_AFTER_FAILURE and turn["action"] == "transfer"
     prompt_at = line.first_audio_after(failed_at)
-    assert prompt_at is not None and prompt_at - failed_at <= HANDOVER_SEC
+    assert prompt_at is not None, f"no fallback prompt:\n{_call_log_lines(server)}"
+    assert prompt_at - failed_at <= HANDOVER_SEC
     assert line.audio_sec(after=prompt_at) >= 2.0, "the fallback prompt was not played"
     transfer = line.event("transfer")
     assert transfer is not None and transfer[1]["reason"] == "failure"

@@ -24,6 +24,7 @@ class Surface:
     seeds: tuple[bytes, ...]
     tokens: tuple[bytes, ...] = ()
     refusals: tuple[type[Exception], ...] = ()
+    concurrency: int = 1  # inputs in flight at once (a server surface waits on threads)
     close: Callable[[], Awaitable[None]] | None = field(default=None)
 
 

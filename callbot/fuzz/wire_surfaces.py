@@ -40,6 +40,8 @@ _CHAN_SEEDS = (
 )
 _CHAN_TOKENS = (b"MEDIA_START", b"DTMF_END", b"HANGUP", b"MEDIA_XOFF", b"format:", b"slin16",
                 b"connection_id:", b"channel_id", b'"event"', b"optimal_frame_size:", b" ")
+_KNOWN_EVENTS = frozenset({"MEDIA_START", "DTMF_END", "HANGUP", "MEDIA_XOFF", "MEDIA_XON", "STATUS",
+                           "MEDIA_BUFFERING_COMPLETED"})
 _GENERIC_SEEDS = (
     b'\x01{"type": "start", "call_id": "abc-1", "caller": "+33612345678", "sample_rate": 8000}',
     b'\x01{"type": "start", "sample_rate": 16000}',
@@ -85,7 +87,7 @@ async def feed_chan_websocket(data: bytes) -> str:
     reply = command_text(Command.HANGUP, event.json_format, reason=event.name)
     if event.json_format:
         json.loads(reply)
-    return f"event {event.name[:24]}" if event.name.isascii() else "event"
+    return f"event {event.name}" if event.name in _KNOWN_EVENTS else "other event"
 
 
 async def feed_generic(data: bytes) -> str:

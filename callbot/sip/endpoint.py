@@ -41,6 +41,8 @@ TRANSFER_FAILED = ("Je n'arrive pas à vous passer le standard. Vous pouvez appe
                    "la mairie au {number}. Au revoir.")
 #: After the fallback words, before BYE: the last packets must reach the caller.
 FAREWELL_MARGIN_SEC = 0.5
+#: At most this long for queued audio to leave before our BYE.
+DRAIN_SEC = 2.0
 
 
 class SipCall:
@@ -53,6 +55,7 @@ class SipCall:
         self.log = logger.bind(call_id=self.call_id)
         self.media: RtpMedia | None = None
         self.caller_gone = False
+        self._gone = asyncio.Event()
         self.transfer_reason: str | None = None
         self._progress: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
 
@@ -62,7 +65,8 @@ class SipCall:
         assert codec_pt is not None  # sippy_side refused the call otherwise
         if sip.answer_delay_ms > 0:  # ring first (some PBXs want it; lets tests CANCEL)
             self.leg.call(self.leg.do_ring)
-            await asyncio.sleep(sip.answer_delay_ms / 1000)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._gone.wait(), sip.answer_delay_ms / 1000)
         if self.caller_gone:  # CANCEL came before we could answer
             return
         self.media = RtpMedia(codec_pt, self.offer.telephone_event(),
@@ -87,6 +91,8 @@ class SipCall:
             await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
                 await self._transfer(self.transfer_reason)
+            with contextlib.suppress(TimeoutError):  # the last words leave before the BYE
+                await asyncio.wait_for(self.media.drained.wait(), DRAIN_SEC)
         finally:
             if not self.caller_gone:
                 self.leg.call(self.leg.do_hangup)
@@ -104,6 +110,7 @@ class SipCall:
         """From sippy: ended (BYE/CANCEL), refer / notify (transfer progress), dtmf (INFO)."""
         if kind == "ended":
             self.caller_gone = True
+            self._gone.set()
             self.log.info(f"sip: the caller ended the call ({detail})")
             if self.media is not None:
                 self.media.end(f"caller_{detail}")
@@ -176,7 +183,7 @@ class SipEndpoint:
         sip = self.settings.sip
         self._loop = asyncio.get_running_loop()
         port = probe_udp_port(sip.host, sip.port)
-        self._thread = SippyThread(sip.host, port, sip.public_address, sip.allowed_sources, self)
+        self._thread = SippyThread(sip, port, self)
         await asyncio.to_thread(self._thread.start)
         return port
 

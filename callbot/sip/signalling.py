@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 
 if TYPE_CHECKING:
+    from callbot.config import SipSettings
     from callbot.sip.sippy_side import SignallingEvents, SippyStack
 
 START_TIMEOUT_SEC = 10.0
@@ -35,9 +36,8 @@ def probe_udp_port(host: str, port: int) -> int:
 class SippyThread:
     """Runs ``SippyStack`` and sippy's event loop in a daemon thread."""
 
-    def __init__(self, host: str, port: int, public_address: str | None,
-                 allowed_sources: list[str], events: SignallingEvents) -> None:
-        self._args = (host, port, public_address, allowed_sources, events)
+    def __init__(self, settings: SipSettings, port: int, events: SignallingEvents) -> None:
+        self._args = (settings, port, events)
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sippy", daemon=True)

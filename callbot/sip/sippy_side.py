@@ -9,10 +9,17 @@ and acts on a call only through ``ED2.callFromThread`` (see ``SipCallLeg``'s met
 from __future__ import annotations
 
 import ipaddress
+import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import sippy.Core.EventDispatcher
+import sippy.Network_server
+import sippy.SipTransactionManager
+import sippy.Udp_server
+from loguru import logger
 from sippy.CCEvents import (
     CCEventConnect,
     CCEventDisconnect,
@@ -26,17 +33,23 @@ from sippy.Core.EventDispatcher import ED2
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
 from sippy.SipConf import MyPort, SipConf
+from sippy.SipContact import SipContact
 from sippy.SipGenericHF import SipGenericHF
 from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
+from sippy.SipRegistrationAgent import SipRegistrationAgent
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
+from sippy.SipWWWAuthenticate import SipWWWAuthenticate
 from sippy.UA import UA
 
+from callbot.config import SipSettings
 from callbot.sip.sdp import SdpError, SdpOffer
 
 REASON_HEADER = "X-Callbot-Reason"
+AUTH_REALM = "callbot"
+CHALLENGE = (401, "Unauthorized")
 #: Headers without which an INVITE cannot start a dialog (sippy would fail on them later).
 REQUIRED_HEADERS = ("from", "to", "call-id", "cseq", "via", "contact")
 
@@ -61,6 +74,20 @@ class SignallingEvents(Protocol):
     def reinvited(self, leg: SipCallLeg, offer: SdpOffer) -> str | None: ...
 
     def refused(self, source: str, code: int, reason: str) -> None: ...
+
+
+def _report_sippy_error(message: str, f: object = None, extra: object = None) -> None:
+    """sippy's error reports, into our log: never the SIP text (``extra``), it holds numbers."""
+    kind, error, trace = sys.exc_info()
+    if message.startswith("can't parse"):  # a garbled datagram: one line is enough
+        logger.warning(f"sip: {message} ({kind.__name__ if kind else 'error'}); dropped")
+        return
+    logger.error(f"sip: {message}\n" + "".join(traceback.format_exception(kind, error, trace)))
+
+
+for _module in (sippy.SipTransactionManager, sippy.Udp_server, sippy.Network_server,
+                sippy.Core.EventDispatcher):
+    _module.dump_exception = _report_sippy_error
 
 
 class _QuietSipLogger:
@@ -199,28 +226,67 @@ def _in_networks(source: str, networks: list[ipaddress.IPv4Network | ipaddress.I
 class SippyStack:
     """sippy's transaction manager on one UDP port, with our admission rules for INVITEs."""
 
-    def __init__(self, host: str, port: int, public_address: str | None,
-                 allowed_sources: list[str], events: SignallingEvents) -> None:
+    def __init__(self, settings: SipSettings, port: int, events: SignallingEvents) -> None:
         SipConf.my_uaname = "Callbot"
         SipConf.my_port = MyPort(port)
         self.events = events
-        self.networks = [ipaddress.ip_network(cidr, strict=False) for cidr in allowed_sources]
-        self.global_config: dict = {"_sip_address": host, "_sip_port": port,
+        self.networks = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.allowed_sources]
+        self.credentials = ((settings.auth_user, settings.auth_password)
+                            if settings.auth_user and settings.auth_password else None)
+        self.global_config: dict = {"_sip_address": settings.host, "_sip_port": port,
                                     "_sip_logger": _QuietSipLogger()}
         self.contact = None
-        if public_address:
-            from sippy.SipContact import SipContact
-
+        if settings.public_address:
             self.contact = SipContact(address=SipAddress(
-                url=SipURL(username="callbot", host=public_address, port=port)))
+                url=SipURL(username="callbot", host=settings.public_address, port=port)))
         self.tm = SipTransactionManager(self.global_config, self.recv_request)
         self.global_config["_sip_tm"] = self.tm
+        self.registration: SipRegistrationAgent | None = None
+        if settings.register_uri:
+            self._register(settings, port)
+
+    def _register(self, settings: SipSettings, port: int) -> None:
+        """Be an extension of the PBX (REGISTER, digest credentials, renewed before expiry)."""
+        registrar = SipURL(url=settings.register_uri)
+        user = settings.register_user or "callbot"
+        aor = registrar.getCopy()
+        aor.username = user
+        contact = SipURL(username=user, host=settings.public_address or settings.host, port=port)
+        where = f"{registrar.host}:{registrar.port or 5060}"
+        self.registration = SipRegistrationAgent(
+            self.global_config, aor, contact, user=settings.register_user,
+            passw=settings.register_password, exp=settings.register_expires_sec,
+            rok_cb=lambda *_: logger.info(f"sip: registered to {where} as {user}"),
+            rfail_cb=lambda status, _: logger.warning(
+                f"sip: registration to {where} failed ({status}); retrying in 60 s"))
+        self.registration.doregister()
 
     def shutdown(self) -> None:
+        if self.registration is not None:
+            self.registration.stopregister()
         self.tm.shutdown()
+
+    def _challenge(self, req):
+        response = req.genResponse(401, "Unauthorized")
+        response.appendHeader(SipHeader(body=SipWWWAuthenticate(realm=AUTH_REALM, algorithm="MD5")))
+        return response
+
+    def _authorised(self, authorization) -> bool:
+        user, password = self.credentials
+        try:
+            return authorization.username == user and authorization.verify(password, "INVITE")
+        except Exception:  # a garbled Authorization header is a wrong one
+            return False
 
     def recv_request(self, req, sip_t):
         """New transactions outside any dialog (sippy routes in-dialog ones to the UA)."""
+        try:
+            return self._recv_request(req, sip_t)
+        except Exception as exc:  # one bad message must not cost the others
+            _report_sippy_error(f"request {req.getMethod()} failed: {type(exc).__name__}")
+            return (req.genResponse(500, "Server Internal Error"), None, None)
+
+    def _recv_request(self, req, sip_t):
         source = req.getSource()[0]
         method = req.getMethod()
         if req.getHFBody("to").getTag() is not None:
@@ -230,6 +296,8 @@ class SippyStack:
         if method != "INVITE":
             return (req.genResponse(501, "Not Implemented"), None, None)
         refusal = self._check_invite(req, source)
+        if refusal == CHALLENGE:
+            return (self._challenge(req), None, None)
         if refusal is not None:
             self.events.refused(source, *refusal)
             return (req.genResponse(*refusal), None, None)
@@ -250,8 +318,14 @@ class SippyStack:
         return result
 
     def _check_invite(self, req, source: str) -> tuple[int, str] | None:
+        """None to go on, else the refusal (``CHALLENGE``: ask for digest credentials)."""
         if self.networks and not _in_networks(source, self.networks):
-            return (403, "Forbidden")
+            if self.credentials is None:
+                return (403, "Forbidden")
+            if req.countHFs("authorization") == 0:
+                return CHALLENGE
+            if not self._authorised(req.getHFBody("authorization")):
+                return (403, "Forbidden")
         for name in REQUIRED_HEADERS:
             if req.countHFs(name) == 0:
                 return (400, f"Missing {name.title()} Header")

@@ -3,7 +3,8 @@ transcript with word confidences when the VAD says the caller stopped.
 
 The decoding is streaming, so when speech stops only ``FinalResult`` is left to do (tens of
 milliseconds), instead of a whole-segment decode. Audio is fed at the call's own rate (8 kHz
-on the phone), in batches of ``batch_ms`` to limit thread hops; all decoding runs in a thread.
+on the phone), in batches of ``batch_ms`` to limit thread hops; all decoding runs on the
+process's decoder threads (``callbot.speech.decoder_pool``).
 
 End of turn in pipecat 1.14: the user aggregator (or a ``VADProcessor``) runs the VAD and
 broadcasts ``VADUserStartedSpeakingFrame`` / ``VADUserStoppedSpeakingFrame`` both ways, so this
@@ -39,6 +40,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from callbot import faults
 from callbot.speech.audio import SAMPLE_WIDTH_BYTES, mean_word_confidence
+from callbot.speech.decoder_pool import run_decoder
 from callbot.speech.vosk_model import UNKNOWN_WORD, VoskModel
 
 _FINISH = "finish"  # decoder queue markers: end of a turn, …
@@ -219,7 +221,7 @@ class VoskSTTService(STTService):
             return
         self._utterance_open = True
         try:
-            endpoint, result = await asyncio.to_thread(_accept, recognizer, chunk)
+            endpoint, result = await run_decoder(_accept, recognizer, chunk)
         except Exception as error:
             await self.push_error(f"{self}: Vosk decoding failed: {error}", exception=error)
             return
@@ -244,7 +246,7 @@ class VoskSTTService(STTService):
             return
         try:
             faults.check("stt")
-            final = await asyncio.to_thread(_finalize, recognizer)
+            final = await run_decoder(_finalize, recognizer)
         except Exception as error:
             await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)
             return

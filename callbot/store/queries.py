@@ -88,7 +88,7 @@ async def overview(engine: AsyncEngine, today: date, first_day: date, last_day: 
     first = min(first_day, trend_first)
     async with engine.connect() as connection:
         rows = await rollups.rolled_up(connection, first, last_day, today)
-        if today > last_day:
+        if not first <= today <= last_day:
             rows += await rollups.count_days(connection, today, today)
     in_period = [r for r in rows if first_day.isoformat() <= r[0] <= last_day.isoformat()]
     period = rollups.Counts(in_period)

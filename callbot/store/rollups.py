@@ -98,7 +98,7 @@ async def count_days(connection: AsyncConnection, first: date, last: date) -> li
     rows: list[Row] = []
     for kind, query in queries.items():
         for day, key, n in await connection.execute(query):
-            label = "in_progress" if kind == "outcome" and key is None else str(key or "")
+            label = str(key) if key is not None else "in_progress" if kind == "outcome" else ""
             rows.append((str(day)[:10], kind, label, n))
     return rows
 

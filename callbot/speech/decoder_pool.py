@@ -1,0 +1,52 @@
+"""The threads that decode speech: one pool per process, sized to the cores, at a lower priority.
+
+Recognition is the heaviest CPU work of a call (Vosk's ``AcceptWaveform`` took three quarters
+of the serve process's CPU with 20 calls). In asyncio's default pool it ran on up to
+``cpu + 4`` threads at the event loop's priority, so on a busy machine the loop, which paces
+every call's audio, waited for a core behind them and the callers heard holes. Here decoding
+gets as many threads as there are cores, niced: when the CPU is short, recognition falls
+behind (the turn ends a little later) rather than the audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TypeVar
+
+from loguru import logger
+
+#: Added to the decoder threads' nice value (Linux: per thread); 0 leaves them as they are.
+DECODER_NICENESS = 5
+
+T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + DECODER_NICENESS)
+    except (AttributeError, OSError) as error:  # not Linux, or not allowed: run as they are
+        logger.debug(f"decoder threads keep their priority ({error})")
+
+
+def decoder_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                                       thread_name_prefix="speech-decoder",
+                                       initializer=_lower_priority)
+        return _pool
+
+
+async def run_decoder(function: Callable[..., T], *args: object) -> T:
+    """``asyncio.to_thread`` for recognition work: on the decoder pool."""
+    return await asyncio.get_running_loop().run_in_executor(decoder_pool(),
+                                                            partial(function, *args))
