@@ -29,6 +29,8 @@ SPEECH_LEVEL = 600
 BOT_TALKING_SEC = 0.1
 #: The bot is considered done talking after this long without audio.
 BOT_QUIET_SEC = 0.8
+#: How long a caller waits for the bot's answer (its turn report) after speaking.
+ANSWER_TIMEOUT_SEC = 30.0
 
 
 @dataclass
@@ -41,7 +43,11 @@ class Step:
 class CallReport:
     call_id: str = ""
     greeting_latency_ms: float | None = None
-    turn_latencies_ms: list[float] = field(default_factory=list)
+    turn_latencies_ms: list[float] = field(default_factory=list)  # speech end → first bot audio
+    # speech end → the answer's turn report (recognition + NLU + policy done; no TTS yet), and
+    # how many times the bot spoke before it: "un instant" while the answer was late
+    answer_latencies_ms: list[float] = field(default_factory=list)
+    spoke_before_answer: int = 0
     turns: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     bot_audio: bytearray = field(default_factory=bytearray)
@@ -51,7 +57,9 @@ class CallReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"call_id": self.call_id, "greeting_latency_ms": self.greeting_latency_ms,
-                "turn_latencies_ms": self.turn_latencies_ms, "turns": self.turns,
+                "turn_latencies_ms": self.turn_latencies_ms,
+                "answer_latencies_ms": self.answer_latencies_ms,
+                "spoke_before_answer": self.spoke_before_answer, "turns": self.turns,
                 "events": self.events, "bot_audio_sec": len(self.bot_audio) / 2 / 8000,
                 "ended_by": self.ended_by, "frames_received": self.playout.frames,
                 "late_frames": self.playout.late}
@@ -89,11 +97,14 @@ def _speech_end(pcm: bytes, frame_bytes: int) -> int:
 class _Caller:
     """Shared timing logic; subclasses move bytes over their protocol."""
 
+    reports_turns = False  # whether the protocol tells the caller about each bot turn
+
     def __init__(self, rate: int) -> None:
         self.rate = rate
         self.report = CallReport()
         self.last_audio_at = 0.0
         self.waiting_since: float | None = None  # end of caller speech, awaiting first bot audio
+        self.answer_awaited_since: float | None = None  # … awaiting the answer's turn report
         self.closed = asyncio.Event()
         self.started_at = time.monotonic()
 
@@ -107,6 +118,24 @@ class _Caller:
         self.last_audio_at = now
         self.report.bot_audio.extend(pcm)
         self.report.playout.arrive(now, len(pcm) / 2 / self.rate)
+
+    def on_turn(self, turn: dict[str, Any]) -> None:
+        """A bot turn report; the first one that answers the caller ends the wait for it."""
+        self.report.turns.append(turn)
+        since = self.answer_awaited_since
+        if turn.get("caller") and since is not None:
+            self.report.answer_latencies_ms.append(round((time.monotonic() - since) * 1000, 1))
+            self.report.spoke_before_answer += int(self.last_audio_at > since)
+            self.answer_awaited_since = None
+
+    async def wait_answer(self) -> None:
+        """Wait for the turn that answers what the caller said (protocols that report turns)."""
+        deadline = time.monotonic() + ANSWER_TIMEOUT_SEC
+        while self.answer_awaited_since is not None and time.monotonic() < deadline:
+            if self.closed.is_set():
+                return
+            await asyncio.sleep(0.02)
+        self.answer_awaited_since = None
 
     async def wait_bot_quiet(self, timeout_sec: float = 30.0) -> None:
         """Wait for the bot's answer to start (if one is awaited), then for it to end."""
@@ -142,6 +171,8 @@ class _Caller:
                 # the sentence), there is no answer latency to measure for this turn.
                 bot_talking = time.monotonic() - self.last_audio_at < BOT_TALKING_SEC
                 self.waiting_since = None if bot_talking else time.monotonic()
+                if self.reports_turns:
+                    self.answer_awaited_since = time.monotonic()
             chunk = audio[offset:offset + frame_bytes]
             await self.send_audio(chunk.ljust(frame_bytes, b"\0"))
             next_at += FRAME_SEC
@@ -155,6 +186,7 @@ class _Caller:
                 break
             if step.kind == "wav":
                 await self.play(read_wav(Path(step.value), self.rate))
+                await self.wait_answer()
             elif step.kind == "dtmf":
                 self.waiting_since = time.monotonic()
                 await self.send_dtmf(step.value)
@@ -165,6 +197,8 @@ class _Caller:
 
 
 class _WebSocketCaller(_Caller):
+    reports_turns = True
+
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, rate: int) -> None:
         super().__init__(rate)
         self.ws = ws
@@ -182,7 +216,7 @@ class _WebSocketCaller(_Caller):
             elif message.type is aiohttp.WSMsgType.TEXT:
                 data = json.loads(message.data)
                 if data.get("type") == "turn":
-                    self.report.turns.append(data)
+                    self.on_turn(data)
                 elif data.get("type") == "started":
                     self.report.call_id = data.get("call_id", "")
                 else:

@@ -142,6 +142,7 @@ class WebSettings(BaseModel):
     secure_cookies: bool = False  # set true behind HTTPS
     metrics_token: str | None = None  # lets Prometheus scrape /metrics without a session
     cv_guard_points: float = 2.0  # refuse an edit lowering cross-validation accuracy more
+    enabled: bool = False  # `callbot serve` serves the dashboard too (same as `serve --web`)
 
 
 class Settings(BaseSettings):

@@ -16,18 +16,27 @@ import argparse
 import asyncio
 import json
 import random
+import sqlite3
 import statistics
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from callbot.call_client import CallReport, Step, call_websocket
 from callbot.config import Settings
-from callbot.voice_bench import caller_clips, proc_figures, receiver_late_frames
+from callbot.voice_bench import (
+    answer_latencies,
+    caller_clips,
+    proc_figures,
+    receiver_late_frames,
+)
 from callbot.voice_server import VoiceServer, voice_server
 
 PEAK_HOUR_SHARE = 0.15  # of a day's calls in its busiest hour
@@ -52,10 +61,13 @@ class Tally:
     refused: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     answered: int = 0  # completed calls in which the bot answered the caller's question
-    reports: list[CallReport] = field(default_factory=list)
+    reports: list[CallReport] = field(default_factory=list)  # completed calls
+    started: list[CallReport] = field(default_factory=list)  # every call the bot took
     call_sec: list[float] = field(default_factory=list)
 
     def add(self, report: CallReport, seconds: float) -> None:
+        if report.call_id:
+            self.started.append(report)
         verdict = outcome(report)
         if verdict == "completed":
             self.completed += 1
@@ -72,7 +84,7 @@ class Tally:
                 "calls_refused": self.refused, "calls_failed": sum(self.failures.values()),
                 "failures": dict(self.failures), "calls_answered": self.answered,
                 "call_sec_p50": round(statistics.median(self.call_sec), 1) if self.call_sec else None,
-                **receiver_late_frames(self.reports)}
+                **answer_latencies(self.reports), **receiver_late_frames(self.reports)}
 
 
 def outcome(report: CallReport) -> str:
@@ -166,18 +178,21 @@ def question_script(questions: int) -> Callable[[int], list[Step]]:
     return lambda number: [clips[(number + i) % len(clips)] for i in range(questions)]
 
 
-async def _run(server: VoiceServer, args: argparse.Namespace) -> dict[str, Any]:
+async def _run(server: VoiceServer,
+               args: argparse.Namespace) -> tuple[dict[str, Any], list[CallReport]]:
     watch = ServeWatch(server)
     rss_start = watch.rss_mb()
     watcher = asyncio.create_task(watch.run(), name="serve-watch")
     rng = random.Random(args.seed)
     phases: dict[str, Any] = {}
+    tallies: list[Tally] = []
     if args.profile in {"peak", "both"}:
         per_hour = peak_calls_per_hour(args.calls_per_day)
         tally = Tally()
         await offer_calls(server.call_url, poisson_gaps(per_hour / 3600, rng), args.duration,
                           question_script(args.questions), tally)
         phases["peak"] = {"calls_per_hour": per_hour, **tally.figures()}
+        tallies.append(tally)
     if args.profile in {"overload", "both"}:
         call_sec = args.call_sec or await _probe_call_sec(server.call_url)
         rate = OVERLOAD_FACTOR * args.max_calls / call_sec
@@ -186,10 +201,11 @@ async def _run(server: VoiceServer, args: argparse.Namespace) -> dict[str, Any]:
                           tally)
         phases["overload"] = {"calls_per_sec": round(rate, 3), "probe_call_sec": round(call_sec, 1),
                               **tally.figures()}
+        tallies.append(tally)
     await asyncio.sleep(3)  # let serve log the last calls' ends
     watch.poll()
     watcher.cancel()
-    return _totals(phases, watch, rss_start, args)
+    return _totals(phases, watch, rss_start, args), [r for t in tallies for r in t.started]
 
 
 async def _probe_call_sec(url: str) -> float:
@@ -208,7 +224,6 @@ def _totals(phases: dict[str, Any], watch: ServeWatch, rss_start: float,
 
     frames = sum(phase["frames_received"] for phase in phases.values())
     late = total("late_frames")
-    # A call is in serve's log once it started; calls the callers saw start must all be there.
     return {
         "transport": "websocket", "profile": args.profile, "duration_sec": args.duration,
         "max_calls": args.max_calls,
@@ -216,9 +231,7 @@ def _totals(phases: dict[str, Any], watch: ServeWatch, rss_start: float,
         "calls_refused": total("calls_refused"), "calls_failed": total("calls_failed"),
         "late_frame_ratio": round(late / frames, 5) if frames else None,
         "frames_received": frames,
-        "log_records_lost": max(0, watch.started - watch.ended),
-        "log_source": "serve log lines (call started / call audio)",
-        "calls_logged": watch.ended,
+        "calls_ended_in_serve_log": watch.ended,
         "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(watch.rss_mb(), 1),
         "rss_mb_by_calls_ended": watch.rss_by_calls,
         "max_concurrent": watch.max_concurrent,
@@ -226,10 +239,30 @@ def _totals(phases: dict[str, Any], watch: ServeWatch, rss_start: float,
     }
 
 
+def store_losses(database: Path, started: list[CallReport]) -> dict[str, Any]:
+    """Calls the callers saw answered that the call log lacks or left open, and bot turns
+    they heard that it lacks; read once ``serve`` has stopped (its writer flushed)."""
+    if not database.exists():  # CALLBOT_STORE__URL points elsewhere: not counted here
+        return {"log_records_lost": None, "store": f"no SQLite call log at {database}"}
+    with closing(sqlite3.connect(database)) as db:
+        outcomes = dict(db.execute("SELECT id, outcome FROM calls"))
+        turns = dict(db.execute("SELECT call_id, count(*) FROM turns GROUP BY call_id"))
+    missing = [r.call_id for r in started if r.call_id not in outcomes]
+    unclosed = [r.call_id for r in started if outcomes.get(r.call_id, "") is None]
+    lost_turns = sum(max(0, len(r.turns) - turns.get(r.call_id, 0)) for r in started)
+    return {"log_records_lost": len(missing) + len(unclosed) + lost_turns,
+            "calls_in_store": len(outcomes), "calls_missing_from_store": len(missing),
+            "calls_left_open_in_store": len(unclosed), "turns_missing_from_store": lost_turns}
+
+
 def bench_load(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
-    extra = {"CALLBOT_VOICE__MAX_CALLS": str(args.max_calls)}
+    state_dir = Path(tempfile.mkdtemp(prefix="callbot-load-"))  # this run's call log only
+    extra = {"CALLBOT_VOICE__MAX_CALLS": str(args.max_calls),
+             "CALLBOT_STORE__STATE_DIR": str(state_dir)}
     with voice_server(settings.nlu.cache_dir, **extra) as server:
-        return asyncio.run(_run(server, args))
+        figures, started = asyncio.run(_run(server, args))
+    # serve has stopped, which flushes its call log (SQLite in state_dir)
+    return {**figures, **store_losses(state_dir / "callbot.db", started)}
 
 
 def cmd_bench_load(args: argparse.Namespace, settings: Settings) -> int:

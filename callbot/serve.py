@@ -139,12 +139,20 @@ def start_call_log(settings: Settings, brain: Brain) -> CallLogWriter:
     return writer
 
 
+async def _start_web(settings: Settings) -> web.AppRunner:
+    """The dashboard and FAQ editor in this process too (``web.enabled``)."""
+    from callbot.web.app import start_web
+
+    return await start_web(settings)
+
+
 async def serve(settings: Settings) -> None:
     brain = Brain.load(settings)
     stack = await asyncio.to_thread(build_voice_stack, settings, brain)
     call_log = start_call_log(settings, brain)
     stack.sinks.append(call_log)
     listeners = await start_listeners(settings, stack)
+    web_ui = await _start_web(settings) if settings.web.enabled else None  # serve --web
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -159,5 +167,7 @@ async def serve(settings: Settings) -> None:
         except TimeoutError:
             logger.warning(f"{stack.active_calls} call(s) still running after {DRAIN_SEC:.0f} s")
     await listeners.close()
+    if web_ui is not None:
+        await web_ui.cleanup()
     await asyncio.to_thread(call_log.close)  # what is queued reaches the database or the spool
     logger.info(f"call log closed ({call_log.written} records written this run)")

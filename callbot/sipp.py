@@ -27,6 +27,9 @@ CALLER_AUDIO = "caller.ul"
 #: The scenario's default call length, replaced by the one asked for.
 _CALL_MS_ATTR = 'timeout="60000"'
 PAUSE_BETWEEN_CLIPS_SEC = 2.0
+#: RFC 4733 key presses sipp ships as captures (Debian sip-tester), played into the call.
+DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{key}.pcap"
+_STREAM = '<exec rtp_stream="caller.ul,-1,0"/>'
 #: Beyond the calls themselves: set-up, transfer and hang-up.
 SLACK_SEC = 60
 
@@ -91,14 +94,31 @@ def _read_counters(workdir: Path) -> dict[str, int]:
             for name in ("OutgoingCall", "SuccessfulCall", "FailedCall")}
 
 
+def _scenario(call_sec: float, press: tuple[str, float] | None) -> str:
+    """bench_call.xml with this call length, and a key pressed after some seconds if asked."""
+    text = SCENARIO.read_text().replace(_CALL_MS_ATTR, f'timeout="{int(call_sec * 1000)}"')
+    if press is not None:
+        key, after_sec = press
+        text = text.replace(_STREAM, f"""{_STREAM}
+    </action>
+  </nop>
+  <pause milliseconds="{int(after_sec * 1000)}"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="{DTMF_PCAP.format(key=key)}"/>""")
+    return text
+
+
 def run_calls(target: str, workdir: Path, *, calls: int, concurrent: int, call_sec: float,
               rate_per_sec: float = 5.0, sip_port: int, media_port: int,
-              service: str = "callbot") -> SippRun:
-    """Place ``calls`` calls to ``target`` (host:port), at most ``concurrent`` at a time."""
+              service: str = "callbot", press: tuple[str, float] | None = None) -> SippRun:
+    """Place ``calls`` calls to ``target`` (host:port), at most ``concurrent`` at a time.
+
+    ``press=("0", 3.0)``: every caller presses 0 three seconds into the call (RFC 4733).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "call.xml"
-    scenario.write_text(SCENARIO.read_text().replace(
-        _CALL_MS_ATTR, f'timeout="{int(call_sec * 1000)}"'))
+    scenario.write_text(_scenario(call_sec, press))
     if not (workdir / CALLER_AUDIO).exists():
         write_caller_audio(workdir / CALLER_AUDIO)
     host = target.rsplit(":", 1)[0]

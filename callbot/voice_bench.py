@@ -42,6 +42,16 @@ def _late_frames(server: VoiceServer) -> tuple[int, int]:
     return sent, late
 
 
+def answer_latencies(reports: list[CallReport]) -> dict[str, Any]:
+    """End of speech → the answer decided (its turn report), and how often the bot had to say
+    "un instant" first because it was late (the first bot audio was then that, not the answer)."""
+    answers = [lat for r in reports for lat in r.answer_latencies_ms]
+    return {"answer_latency_p50_ms": round(percentile(answers, 0.5), 1) if answers else None,
+            "answer_latency_p95_ms": round(percentile(answers, 0.95), 1) if answers else None,
+            "answers": len(answers),
+            "spoke_before_answer": sum(r.spoke_before_answer for r in reports)}
+
+
 def receiver_late_frames(reports: list[CallReport]) -> dict[str, Any]:
     """Late bot frames as the callers heard them (see ``callbot.playout``)."""
     frames = sum(r.playout.frames for r in reports)
@@ -70,6 +80,7 @@ def bench_latency(settings: Settings, calls: int, stt_engine: str,
         "turns": len(latencies),  # turns the bot was not already answering mid-sentence
         "turn_latency_p50_ms": round(percentile(latencies, 0.5), 1),
         "turn_latency_p95_ms": round(percentile(latencies, 0.95), 1),
+        **answer_latencies(reports),
         "greeting_latency_ms": round(statistics.median(
             [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]), 1),
         "split_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in split.items()},

@@ -25,6 +25,9 @@ class _StepAction(argparse.Action):
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.serve import serve
 
+    if args.web:
+        settings = settings.model_copy(update={"web": settings.web.model_copy(
+            update={"enabled": True})})
     asyncio.run(serve(settings))
     return 0
 
@@ -71,6 +74,8 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="answer calls: WebSocket and AudioSocket bridges")
+    serve.add_argument("--web", action="store_true",
+                       help="serve the dashboard and FAQ editor too (setting web.enabled)")
     serve.set_defaults(func=cmd_serve)
 
     call = sub.add_parser("call", help="a scripted caller for a running bot")

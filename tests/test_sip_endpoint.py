@@ -197,6 +197,7 @@ async def test_over_capacity_gets_486(server: VoiceServer, workdir: Path) -> Non
                            keys={"offer_pt": "0", "offer_name": "PCMU"})
     assert (third.returncode, final_status(third.messages)) == (0, 486)
     assert (await two_calls).returncode == 0
+    await wait_for_log(server, r"rtp: \d+ packets in", start, count=2)  # both calls are over
 
 
 async def test_malformed_messages_leave_the_endpoint_serving(server: VoiceServer,
@@ -210,18 +211,28 @@ async def test_malformed_messages_leave_the_endpoint_serving(server: VoiceServer
         bad_sdp = _invite_text(server.sip_port, here, "m=audio")
         no_contact = re.sub(r"Contact: [^\r]+\r\n", "", good)
         no_call_id = re.sub(r"Call-ID: [^\r]+\r\n", "", good)
+        stray_bye = "\r\n".join([  # in a dialog that does not exist: 481
+            f"BYE sip:callbot@127.0.0.1:{server.sip_port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{here};branch=z9hG4bKstray",
+            f"From: <sip:raw@127.0.0.1:{here}>;tag=stray",
+            f"To: <sip:callbot@127.0.0.1:{server.sip_port}>;tag=nodialog",
+            "Call-ID: stray@127.0.0.1", "CSeq: 2 BYE", "Max-Forwards: 70", "Content-Length: 0",
+            "", ""])
         for number, junk in enumerate([b"\x00\xff" * 40, b"INVITE garbage\r\n\r\n" * 3,
-                                       no_call_id.encode(), bad_sdp.encode(), no_contact.encode()]):
+                                       no_call_id.encode(), bad_sdp.encode(), no_contact.encode(),
+                                       stray_bye.encode()]):
             udp.sendto(junk.replace(b"CALLNUMBER", str(number).encode()),
                        ("127.0.0.1", server.sip_port))
         deadline = asyncio.get_running_loop().time() + 3
-        while asyncio.get_running_loop().time() < deadline and len(replies) < 2:
+        while asyncio.get_running_loop().time() < deadline and len(replies) < 3:
             try:
                 replies.append(await asyncio.to_thread(udp.recv, 4096))
             except TimeoutError:
                 break
     statuses = sorted(reply.split(b"\r\n", 1)[0].decode() for reply in replies)
-    assert statuses == ["SIP/2.0 400 Missing Contact Header", "SIP/2.0 488 Not Acceptable Here"]
+    assert statuses == ["SIP/2.0 400 Missing Contact Header",
+                        "SIP/2.0 481 Call Leg/Transaction Does Not Exist",
+                        "SIP/2.0 488 Not Acceptable Here"]
     assert "can't parse SIP request" in server.log_text()  # logged, then dropped
     run = await call_with_peer(server, workdir, "uac_peer_media.xml", RtpPeer(), args=("-d", "1000"))
     assert run.returncode == 0, run.stderr[-2000:]

@@ -1,7 +1,9 @@
 """Scale-out (issue 7 part 5): two ``callbot serve`` processes behind Kamailio's dispatcher
 (Debian's kamailio, ``telephony/kamailio/kamailio.cfg`` as shipped), sharing one PostgreSQL
-schema; sipp calls through Kamailio; one bot is killed (SIGKILL) mid-run and the new calls
-all reach the other one; the shared call log (what the dashboard lists) holds both.
+schema; sipp calls through Kamailio; one bot is killed (SIGKILL) in the middle of its calls:
+those are lost, the others complete, and the new calls all reach the other bot, which
+transfers them (REFER and NOTIFY through Kamailio's record-route); the shared call log (what
+the dashboard lists) holds the calls of both.
 
 Real everything: kamailio, sipp, PostgreSQL at 127.0.0.1:5432, two bot processes with the
 test models.
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.skipif(not (shutil.which("kamailio") and sipp_available
 KAMAILIO_CFG = REPO_ROOT / "telephony" / "kamailio" / "kamailio.cfg"
 _NODE = re.compile(r"this process is (\S+)\)")
 READY_TIMEOUT_SEC = 30
-CALL_SEC = 4
+CALL_SEC = 6
 
 
 def _options(port: int, reply_port: int) -> bytes:
@@ -128,6 +130,16 @@ def schema() -> Iterator[str]:
     asyncio.run(_drop_schema(name))
 
 
+def _kill_when_both_talk(doomed: VoiceServer, survivor: VoiceServer) -> None:
+    """SIGKILL ``doomed`` in the middle of its calls, once each bot has some."""
+    deadline = time.monotonic() + 3 * CALL_SEC
+    while not (_calls_started(doomed) and _calls_started(survivor)):
+        assert time.monotonic() < deadline, "the calls were not spread over both bots"
+        time.sleep(0.1)
+    time.sleep(1)  # their call-log records are written (the writer batches every 0.5 s)
+    doomed.process.kill()
+
+
 def test_a_killed_bot_is_bypassed_and_both_share_the_call_log(
         nlu_cache: Path, brain: object, schema: str, tmp_path: Path) -> None:
     store = {"CALLBOT_STORE__URL": PG_URL, "CALLBOT_STORE__SCHEMA_NAME": schema,
@@ -139,19 +151,22 @@ def test_a_killed_bot_is_bypassed_and_both_share_the_call_log(
         proxy = stack.enter_context(Kamailio(tmp_path, [port for _, port, _ in bots]))
         target = f"127.0.0.1:{proxy.port}"
 
-        before = run_calls(target, tmp_path / "before", calls=4, concurrent=4, call_sec=CALL_SEC,
+        killer = threading.Thread(target=_kill_when_both_talk, args=(doomed, survivor))
+        killer.start()
+        during = run_calls(target, tmp_path / "during", calls=4, concurrent=4, call_sec=CALL_SEC,
                            sip_port=free_udp_ports(1), media_port=free_udp_ports(4))
-        assert before.successful == 4, before.output
+        killer.join()
         doomed_calls = _calls_started(doomed)
-        assert doomed_calls >= 1 and _calls_started(survivor) >= 1, "calls were not spread"
+        # the calls the doomed bot had are lost with it; the others completed
+        assert (during.successful, during.failed) == (4 - doomed_calls, doomed_calls), during.output
 
-        time.sleep(1)  # the doomed bot's call-log writer batches every 0.5 s
-        doomed.process.kill()
-        doomed.process.wait(timeout=10)
-        after = run_calls(target, tmp_path / "after", calls=4, concurrent=2, call_sec=CALL_SEC,
-                          sip_port=free_udp_ports(1), media_port=free_udp_ports(4))
+        # each new caller presses 0: the bot's REFER and the caller's NOTIFYs cross Kamailio
+        after = run_calls(target, tmp_path / "after", calls=4, concurrent=2, call_sec=30,
+                          sip_port=free_udp_ports(1), media_port=free_udp_ports(4),
+                          press=("0", 2.0))
         assert after.successful == 4, after.output + "".join(proxy.log)[-3000:]
         assert _calls_started(survivor) == 8 - doomed_calls
+        assert survivor.log_text().count("transfer accepted (NOTIFY 200)") == 4
         time.sleep(2)  # the survivor's call-log writer batches every 0.5 s
         nodes = asyncio.run(_nodes_in_call_log(schema))
     assert nodes == {_node(doomed): doomed_calls, _node(survivor): 8 - doomed_calls}

@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.brain import Brain
 from callbot.config import Settings
+from callbot.conversation.call_events import CallOutcome
 from callbot.store.accounts import add_user
 from callbot.store.calllog import CallLogWriter
 from callbot.store.database import engine_from_settings, migrate
 from callbot.web.app import init_app
 from tests.conftest import DATA_DIR
-from tests.test_store import _drop_schema, make_store_settings, scripted_call
+from tests.test_store import _drop_schema, _wait_for, make_store_settings, scripted_call
 
 PASSWORD = "correct horse battery"
 ROLES = ("ops", "editor", "admin")
@@ -112,7 +113,8 @@ async def page_csrf(client: TestClient, path: str = "/") -> str:
 
 
 GET_PAGES = {  # path → lowest role that may see it
-    "/": "ops", "/calls": "ops", "/not-understood": "ops", "/calls/export.csv": "ops",
+    "/": "ops", "/live": "ops", "/calls": "ops", "/not-understood": "ops",
+    "/calls/export.csv": "ops",
     "/metrics": "ops", "/editor": "editor", "/editor/opening_hours": "editor",
     "/editor/revisions": "editor", "/admin/users": "admin",
 }
@@ -215,6 +217,27 @@ async def test_dashboard_shows_logged_calls(client: TestClient, web_settings: Se
     assert (await client.get("/calls?from=yesterday")).status == 400
     metrics = await (await client.get("/metrics")).text()
     assert 'callbot_calls_total{outcome="abandoned"} 1' in metrics
+
+
+async def test_calls_in_progress_show_live(client: TestClient, web_settings: Settings,
+                                           brain: Brain) -> None:
+    writer = CallLogWriter(web_settings.store).start()
+    conversation = brain.conversation()
+    conversation.channel = "sip"
+    conversation.sinks.append(writer)
+    conversation.start()
+    conversation.hear("les horaires de la mairie")
+    await login(client, "ops")
+    assert 'src="/live"' in await (await client.get("/")).text()
+    await _wait_for(lambda: writer.written >= 2, 30)  # call opened, first turn
+    live = await client.get("/live")
+    page = await live.text()
+    assert live.headers["X-Frame-Options"] == "SAMEORIGIN"  # the dashboard frames it
+    assert 'http-equiv="refresh"' in page and "1 appel(s) en cours" in page
+    assert f'href="/calls/{conversation.call_id}"' in page
+    conversation.close(CallOutcome.RESOLVED)
+    await asyncio.to_thread(writer.close)
+    assert "0 appel(s) en cours" in await (await client.get("/live")).text()
 
 
 async def test_metrics_bearer_token(aiohttp_client: object, web_settings: Settings,

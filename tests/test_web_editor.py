@@ -1,8 +1,8 @@
 """The FAQ editor through HTTP: preview, validation, save picked up live by a running bot,
 concurrent edits, rollback, new examples retrained live, and the cross-validation guard.
 
-Runs on a trimmed copy of the real NLU data (see ``small_data_dir``) so that each
-cross-validation takes seconds; the guard itself is the real 5-fold ``cross_validate``.
+Runs on a trimmed copy of the real NLU data (see ``small_data_dir``) so that retraining
+takes seconds; the guard is the real one (``callbot.nlu.guard``).
 """
 
 from __future__ import annotations
@@ -14,29 +14,10 @@ from aiohttp.test_utils import TestClient
 from callbot.brain import Brain
 from callbot.config import Settings
 from callbot.kb.loader import load_knowledge_base
+from callbot.web.live_edit import topic_form
 from tests.test_web import client, engine, login, page_csrf, small_data, web_settings  # noqa: F401
 
 NEW_ANSWER = "Une naissance se déclare dans les 5 jours, à la mairie du lieu de naissance, au 02 40 12 34 10."
-
-
-def topic_form(html: str, **changes: str) -> dict[str, str]:
-    import re
-
-    def field(name: str) -> str:
-        textarea = re.search(rf'<textarea name="{name}"[^>]*>(.*?)</textarea>', html, re.S)
-        if textarea:
-            return _unescape(textarea.group(1))
-        return _unescape(re.search(rf'name="{name}"[^>]*value="([^"]*)"', html).group(1))  # type: ignore[union-attr]
-
-    form = {name: field(name) for name in ("csrf_token", "version", "label", "answer", "details",
-                                           "examples")}
-    return {**form, "action": "save", **changes}
-
-
-def _unescape(text: str) -> str:
-    import html
-
-    return html.unescape(text)
 
 
 def ask(brain: Brain, question: str) -> str:

@@ -24,9 +24,7 @@ from callbot.fuzz.mutate import Mutator
 from callbot.fuzz.surface import Surface, check
 
 SURFACES = ("chan_websocket", "generic", "audiosocket", "rasa_yaml", "kb_yaml", "rasa_answer",
-            "web")
-#: An input slower than this counts as a hang (the run goes on).
-HANG_SEC = 5.0
+            "rtp", "web")
 _RSS_EVERY = 500
 
 
@@ -45,6 +43,10 @@ async def make_surface(name: str) -> Surface:
         target = WebTarget()
         await target.start()
         return web_surface(target)
+    if name == "rtp":
+        from callbot.fuzz.rtp_surface import rtp_surface
+
+        return rtp_surface()
     from callbot.fuzz.data_surfaces import data_surfaces
     from callbot.fuzz.wire_surfaces import wire_surfaces
 
@@ -65,7 +67,7 @@ async def run_surface(surface: Surface, inputs: int, seed: int) -> dict[str, Any
         batch = [mutator.next() for _ in range(min(surface.concurrency, inputs - done))]
         timings = await asyncio.gather(*(_one(surface, data, outcomes, crashes) for data in batch))
         slowest = max(slowest, *timings)
-        hangs += sum(t > HANG_SEC for t in timings)
+        hangs += sum(t > surface.hang_sec for t in timings)
         done += len(batch)
         if done % _RSS_EVERY < len(batch):
             peak_rss = max(peak_rss, rss_mb())

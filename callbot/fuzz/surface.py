@@ -25,6 +25,7 @@ class Surface:
     tokens: tuple[bytes, ...] = ()
     refusals: tuple[type[Exception], ...] = ()
     concurrency: int = 1  # inputs in flight at once (a server surface waits on threads)
+    hang_sec: float = 5.0  # an input slower than this counts as a hang
     close: Callable[[], Awaitable[None]] | None = field(default=None)
 
 

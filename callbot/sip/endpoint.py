@@ -91,8 +91,9 @@ class SipCall:
             await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
                 await self._transfer(self.transfer_reason)
-            with contextlib.suppress(TimeoutError):  # the last words leave before the BYE
-                await asyncio.wait_for(self.media.drained.wait(), DRAIN_SEC)
+            if not self.caller_gone:  # the last words leave before our BYE
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.media.drained.wait(), DRAIN_SEC)
         finally:
             if not self.caller_gone:
                 self.leg.call(self.leg.do_hangup)

@@ -39,6 +39,7 @@ class SippyThread:
     def __init__(self, settings: SipSettings, port: int, events: SignallingEvents) -> None:
         self._args = (settings, port, events)
         self._ready = threading.Event()
+        self._stopped = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sippy", daemon=True)
         self.stack: SippyStack | None = None
@@ -67,7 +68,11 @@ class SippyThread:
             ED2.loop()
         finally:
             self.stack.shutdown()
-            logger.debug("sippy thread stopped")
+            self._stopped.set()
+            logger.debug("sippy stopped")
+        # Parked, never ended: sippy's helper threads wake ED2's thread with a signal, and
+        # signalling a thread that has ended crashes the process (seen as exit code -11).
+        threading.Event().wait()
 
     def call(self, function, *args: object) -> None:
         from sippy.Core.EventDispatcher import ED2
@@ -75,10 +80,10 @@ class SippyThread:
         ED2.callFromThread(function, *args)
 
     def stop(self, timeout_sec: float = 5.0) -> None:
-        """Blocking: stop sippy's loop (cleanup runs in its thread) and wait for the thread."""
-        if not self._thread.is_alive():
+        """Blocking: stop sippy's loop (cleanup runs in its thread) and wait for the cleanup."""
+        if not self._ready.is_set() or self._error is not None or self._stopped.is_set():
             return
         from sippy.Core.EventDispatcher import ED2
 
         ED2.callFromThread(ED2.breakLoop)
-        self._thread.join(timeout_sec)
+        self._stopped.wait(timeout_sec)

@@ -310,6 +310,10 @@ class SippyStack:
         if offer.choose_codec() is None:
             self.events.refused(source, 488, "no PCMU or PCMA offered")
             return (req.genResponse(488, "Not Acceptable Here"), None, None)
+        admission = self.events.admit(source)  # last: capacity is checked for usable calls only
+        if admission.code:
+            self.events.refused(source, admission.code, admission.reason)
+            return (req.genResponse(admission.code, admission.reason), None, None)
         leg = SipCallLeg(self)
         leg.call_id = str(req.getHFBody("call-id"))
         result = leg.ua.recvRequest(req, sip_t)
@@ -329,7 +333,4 @@ class SippyStack:
         for name in REQUIRED_HEADERS:
             if req.countHFs(name) == 0:
                 return (400, f"Missing {name.title()} Header")
-        admission = self.events.admit(source)
-        if admission.code:
-            return (admission.code, admission.reason)
         return None

@@ -69,7 +69,8 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
         app[EDITOR] = FaqEditor(settings, app[ENGINE])
         warm = asyncio.create_task(_warm_rollups(app[ENGINE], settings), name="rollups-warm")
         yield
-        warm.cancel()
+        # Awaited, not cancelled: a query cancelled mid-way can leave its connection in a
+        # transaction; the warm-up is short.
         await asyncio.gather(warm, return_exceptions=True)
         if engine is None:
             await app[ENGINE].dispose()
@@ -79,6 +80,17 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
         app.add_routes(module.routes())
     app.router.add_static("/static", HERE / "static")
     return app
+
+
+async def start_web(settings: Settings) -> web.AppRunner:
+    """The dashboard inside another process's event loop (``callbot serve --web``);
+    ``cleanup()`` the runner to stop it."""
+    runner = web.AppRunner(init_app(settings), handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.web.host, settings.web.port).start()
+    host, port = runner.addresses[0][:2]
+    logger.info(f"dashboard and FAQ editor: http://{host}:{port}/")
+    return runner
 
 
 def run(settings: Settings, host: str | None = None, port: int | None = None) -> None:

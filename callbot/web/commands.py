@@ -1,5 +1,5 @@
 """``callbot web``, ``callbot users add|passwd|disable|list``, ``callbot store purge``,
-``callbot bench web``. Heavy imports stay inside the commands."""
+``callbot bench web``, ``callbot bench editor``. Heavy imports stay inside the commands."""
 
 from __future__ import annotations
 
@@ -92,6 +92,13 @@ def cmd_bench_web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench_editor(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.web.bench_editor import bench_editor
+
+    print(json.dumps(asyncio.run(bench_editor(settings)), ensure_ascii=False), flush=True)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     web = sub.add_parser("web", help="the ops dashboard and FAQ editor (aiohttp)")
     web.add_argument("--host")
@@ -121,3 +128,5 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     bench_web_parser.add_argument("--requests", type=int, default=40, help="per page")
     bench_web_parser.add_argument("--backends", default="sqlite,postgresql")
     bench_web_parser.set_defaults(func=cmd_bench_web)
+    bench.add_parser("editor", help="seconds from an editor's save to a running bot using it") \
+        .set_defaults(func=cmd_bench_editor)

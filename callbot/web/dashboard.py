@@ -21,6 +21,7 @@ OUTCOMES = ("resolved", "transferred", "abandoned", "error", "in_progress")
 CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outcome",
                "transfer_reason", "caller")
 PAGE_SIZE = 50
+LIVE_REFRESH_SEC = 5
 
 
 def local_today(settings: Settings) -> date:
@@ -29,6 +30,11 @@ def local_today(settings: Settings) -> date:
 
 def today(request: web.Request) -> date:
     return local_today(request.app[SETTINGS])
+
+
+def local_now(request: web.Request) -> datetime:
+    """Naive local time of the town, as the call log stores times."""
+    return datetime.now(ZoneInfo(request.app[SETTINGS].timezone)).replace(tzinfo=None)
 
 
 #: Dates a filter may name: far enough apart for any call log, and no overflow at ±30 days.
@@ -70,13 +76,24 @@ async def dashboard(request: web.Request) -> dict:
         "period": period,
         "today": figures.today,
         "stats": figures.period,
-        "live": await queries.calls_in_progress(engine, datetime.now()),
         "trend_svg": stacked_days(figures.trend),
         "hours_svg": bar_chart([f"{h}h" for h in range(24)], figures.hours),
         "intents": figures.intents,
         "not_understood": await queries.not_understood(engine, period.first_day,
                                                        period.last_day, 20),
     }
+
+
+@requires("ops")
+async def live(request: web.Request) -> web.Response:
+    """Calls in progress, a small page that reloads itself (the dashboard frames it)."""
+    now = local_now(request)
+    response = aiohttp_jinja2.render_template("live.html", request, {
+        "live": await queries.calls_in_progress(request.app[ENGINE], now), "now": now,
+        "refresh_sec": LIVE_REFRESH_SEC})
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @requires("ops")
@@ -136,6 +153,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.get("/", dashboard), web.get("/calls", call_list),
+    return [web.get("/", dashboard), web.get("/live", live), web.get("/calls", call_list),
             web.get("/calls/export.csv", export_csv), web.get("/calls/{call_id}", call_view),
             web.get("/not-understood", not_understood)]

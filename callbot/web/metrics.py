@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
 
 from callbot.store import queries
+from callbot.web.dashboard import local_now
 from callbot.web.keys import ENGINE, SETTINGS
 
 
@@ -29,7 +29,7 @@ async def metrics(request: web.Request) -> web.Response:
         raise web.HTTPUnauthorized(text="log in or send the metrics bearer token")
     engine = request.app[ENGINE]
     totals = await queries.outcome_totals(engine)
-    live = len(await queries.calls_in_progress(engine, datetime.now()))
+    live = len(await queries.calls_in_progress(engine, local_now(request)))
     lines = ["# HELP callbot_calls_total Calls in the log, by outcome.",
              "# TYPE callbot_calls_total counter"]
     lines += [f'callbot_calls_total{{outcome="{k}"}} {v}' for k, v in sorted(totals.items())
