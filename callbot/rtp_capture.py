@@ -10,7 +10,9 @@ classic BPF filter keeps only UDP packets from the bot's RTP port range. Needs r
 A stream is late where the receiver would have heard a hole: ``callbot.playout.Playout``
 with a 20 ms jitter buffer, on a stream that never pauses (the bot sends silence between its
 words), so a packet more than ~20 ms behind its slot (inter-arrival > 40 ms) is late.
-Missing packets are holes in the sequence numbers.
+Missing packets are holes in the sequence numbers or in time: a sender that skips the slots it
+missed after a stall keeps its numbering contiguous, but the caller still heard nothing for
+those 20 ms slots, so a stream of T seconds expects T / 20 ms packets.
 """
 
 from __future__ import annotations
@@ -80,9 +82,20 @@ class StreamStats:
 
     source_port: int
     received: int = 0
-    missing: int = 0
+    sequence_holes: int = 0
     late: int = 0
     voiced: int = 0  # packets that are not silence
+    first_sec: float = 0.0  # arrival of the first and last packets
+    last_sec: float = 0.0
+
+    @property
+    def slots(self) -> int:
+        """20 ms slots from the first packet to the last: what a continuous stream fills."""
+        return round((self.last_sec - self.first_sec) / PACKET_SEC) + 1 if self.received else 0
+
+    @property
+    def missing(self) -> int:
+        return max(self.sequence_holes, self.slots - self.received, 0)
 
     @property
     def expected(self) -> int:
@@ -97,13 +110,16 @@ class _Stream:
 
     def add(self, arrival_sec: float, packet: RtpPacket) -> None:
         stats = self.stats
-        if self.last_sequence is not None:
+        if self.last_sequence is None:
+            stats.first_sec = arrival_sec
+        else:
             step = (packet.sequence - self.last_sequence) & 0xFFFF
             if step == 0 or step > 0x8000:  # a duplicate or a packet overtaken: no new slot
                 return
-            stats.missing += step - 1
+            stats.sequence_holes += step - 1
         self.last_sequence = packet.sequence
         stats.received += 1
+        stats.last_sec = arrival_sec
         if self.playout.arrive(arrival_sec, PACKET_SEC):
             stats.late += 1
         codec = CODEC_BY_PT.get(packet.payload_type)
@@ -127,11 +143,12 @@ class RtpCapture:
         return hasattr(socket, "AF_PACKET") and os.geteuid() == 0
 
     def __enter__(self) -> RtpCapture:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Protocol 0 receives nothing until bound: the filter is in place before any packet.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         _attach_filter(sock, _bpf_udp_from_ports(self.port_min, self.port_max))
-        sock.bind((self.interface, 0))
+        sock.bind((self.interface, ETH_P_ALL))
         sock.settimeout(POLL_SEC)
         self._sock = sock
         self._thread = threading.Thread(target=self._run, name="rtp-capture", daemon=True)

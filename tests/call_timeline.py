@@ -133,8 +133,9 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, line: Timeline, wav: Path) 
 
 async def timed_call(url: str, steps: list[tuple[str, str]], end_timeout_sec: float = 20.0,
                      hang_up: bool = True) -> Timeline:
-    """Greeting, then each step (``("dtmf", "0")``, ``("wav", path)``, ``("wait", "2")``)
-    after the bot falls quiet; then waits for the bot to end the call (or hangs up)."""
+    """Greeting, then each step (``("dtmf", "0")``, ``("wav", path)``, ``("wait", "2")``,
+    ``("turn", "30")``: an answer to speech within 30 s) after the bot falls quiet; then
+    waits for the bot to end the call (or hangs up)."""
     call_id = f"t-{uuid.uuid4().hex[:12]}"
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         line = Timeline(call_id, time.monotonic())
@@ -149,6 +150,9 @@ async def timed_call(url: str, steps: list[tuple[str, str]], end_timeout_sec: fl
                 line.triggers.append(time.monotonic())
             elif kind == "wav":
                 await _play(ws, line, Path(value))
+            elif kind == "turn":  # the bot's answer to the caller's words, however slow
+                await wait_until(lambda: line.closed.is_set() or any(
+                    turn.get("caller") for _, turn in line.turns), "an answer", float(value))
             else:
                 await asyncio.sleep(float(value))
         try:

@@ -18,6 +18,7 @@ import pytest
 from callbot.config import StoreSettings
 from callbot.conversation.prompts import TRANSFER_AFTER_FAILURE
 from callbot.faults import parse_faults
+from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
 from callbot.voice_server import VoiceServer, free_port, voice_server
 from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call
 
@@ -90,7 +91,7 @@ async def test_rasa_down_falls_back_to_the_embedded_nlu(nlu_cache: Path, tmp_pat
             "CALLBOT_NLU__RASA_URL": f"http://127.0.0.1:{free_port()}"}
     with faulty_server(nlu_cache, tmp_path, **rasa) as server:
         line = await timed_call(server.call_url, [("wav", str(AUDIO / "ko_greeting.wav")),
-                                                  ("dtmf", "0")])
+                                                  ("turn", "30"), ("dtmf", "0")])
         stored = await stored_call(sqlite_store(tmp_path), line.call_id)
     assert "this turn uses the embedded NLU" in server.log_text()
     heard = [turn for _, turn in line.turns if turn.get("caller") and turn["intent"]]
@@ -167,3 +168,17 @@ def test_fault_spec_is_checked() -> None:
         parse_faults("disk")
     with pytest.raises(ValueError, match="the only option is after=N"):
         parse_faults("tts:every=2")
+
+
+def test_a_late_answer_is_covered_by_hold_on_prompts() -> None:
+    """Clock-free: the caller finished at 0 s; no answer yet at 1.5 s, then every 3 s, twice."""
+    turns = TurnTaking(TurnTakingParams(hold_on_sec=1.5, hold_on_repeat_sec=3.0, hold_on_max=2))
+    turns.user_started(0.0)
+    turns.user_stopped(1.0)
+    due = [t / 10 for t in range(10, 120) if turns.hold_on_due(t / 10)]
+    assert due == [2.5, 5.5]
+    turns.answered()
+    turns.user_started(20.0)
+    turns.user_stopped(21.0)
+    turns.bot_started()  # a prompt is playing: no hold-on over it
+    assert not turns.hold_on_due(23.0)

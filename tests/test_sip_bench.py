@@ -24,7 +24,9 @@ needs_capture = pytest.mark.skipif(not RtpCapture.available(),
 
 @needs_capture
 def test_capture_counts_holes_and_late_packets() -> None:
-    """A stream with one lost packet and one 100 ms stall, sent from a port of the range."""
+    """65 slots of 20 ms from a port of the range: one packet lost (a hole in the numbering),
+    then a 100 ms stall after which the sender skips the 5 slots it missed (numbering
+    contiguous, as a sender restarting its clock does)."""
     base = free_udp_ports(2)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
@@ -32,21 +34,25 @@ def test_capture_counts_holes_and_late_packets() -> None:
         sender.bind(("127.0.0.1", base))
         with RtpCapture(base, base) as capture:
             sender.sendto(b"not rtp", receiver.getsockname())
-            for i in range(60):
-                if i == 20:
-                    continue  # lost
-                if i == 40:
-                    time.sleep(0.1)  # the sender stalls
-                voice = bytes(range(160)) if i >= 30 else b"\xff" * 160
-                sender.sendto(bytes(RtpPacket(0, 65500 + i, 160 * i, 7, voice)),
-                              receiver.getsockname())
-                time.sleep(0.02)
+            sequence, start = 65500, time.monotonic()
+            for slot in range(65):
+                if 40 <= slot < 45:
+                    continue  # stalled: these slots are never sent
+                time.sleep(max(0.0, start + 0.02 * slot - time.monotonic()))
+                if slot != 20:  # lost
+                    voice = bytes(range(160)) if slot >= 35 else b"\xff" * 160
+                    sender.sendto(bytes(RtpPacket(0, sequence, 160 * slot, 7, voice)),
+                                  receiver.getsockname())
+                sequence += 1
             time.sleep(0.3)
     [stream] = capture.streams()
-    assert (stream.source_port, stream.received, stream.missing) == (base, 59, 1)
-    assert stream.late >= 1 and stream.voiced == 30
+    assert (stream.source_port, stream.received, stream.sequence_holes) == (base, 59, 1)
+    # the lost packet and the 5 skipped slots (one more if the last packet left ≥ 10 ms late)
+    assert stream.missing in (6, 7)
+    assert stream.late >= 1 and stream.voiced == 25
     assert capture.unusable == 1
-    assert late_or_missing_ratio([stream]) == pytest.approx((stream.late + 1) / 60)
+    assert late_or_missing_ratio([stream]) == pytest.approx(
+        (stream.late + stream.missing) / (59 + stream.missing))
 
 
 @needs_capture

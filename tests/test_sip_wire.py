@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from callbot.sip.rtp_wire import (
 )
 from callbot.sip.sdp import SdpError, SdpOffer, answer
 
+FIXTURES = Path(__file__).parent / "fixtures" / "sip"
 #: A PCMU packet: V=2, marker, PT=0, seq 0x1234, timestamp 160, SSRC 0xdeadbeef, 4 payload bytes.
 SIPP_PACKET = bytes.fromhex("80801234000000a0deadbeef") + b"\xff\xfe\x7f\x00"
 #: An RFC 4733 end-of-event for "0": event 0, E=1, volume 10, duration 800 (100 ms).
@@ -44,6 +46,15 @@ def test_rtp_packet_round_trips_byte_for_byte() -> None:
         0, 0x1234, 160, 0xDEADBEEF, True)
     assert packet.payload == b"\xff\xfe\x7f\x00"
     assert bytes(packet) == SIPP_PACKET
+
+
+@pytest.mark.parametrize("name", ["sipp_rtp_stream_pcmu.bin", "callbot_pcmu.bin"])
+def test_captured_packets_round_trip(name: str) -> None:
+    """Real packets (tests/fixtures/sip/README.md): sipp's rtp_stream, and our own sender."""
+    data = (FIXTURES / name).read_bytes()
+    packet = RtpPacket.parse(data)
+    assert (packet.payload_type, len(packet.payload)) == (0, 160)  # PCMU, 20 ms
+    assert bytes(packet) == data
 
 
 def test_rtp_csrcs_extension_and_padding_are_skipped() -> None:

@@ -208,6 +208,12 @@ async def test_dashboard_shows_logged_calls(client: TestClient, web_settings: Se
     assert "opening_hours" in dashboard and "zorglub blabla" in dashboard
     listing = await (await client.get(f"/calls?from={day}&to={day}&outcome=abandoned")).text()
     assert call_id in listing and "0612345678" not in listing
+    period = f"from={day}&to={day}"
+    for query, shown in ((f"channel=test&intent=opening_hours&{period}", True),
+                         (f"channel=sip&{period}", False),
+                         (f"intent=school_canteen&{period}", False),
+                         (f"outcome=resolved&{period}", False)):
+        assert (call_id in await (await client.get(f"/calls?{query}")).text()) is shown, query
     detail = await (await client.get(f"/calls/{call_id}")).text()
     assert "les horaires de la mairie" in detail and "opening_hours" in detail
     export = await client.get(f"/calls/export.csv?from={day}&to={day}")

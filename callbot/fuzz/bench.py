@@ -26,6 +26,7 @@ from callbot.fuzz.surface import Surface, check
 SURFACES = ("chan_websocket", "generic", "audiosocket", "rasa_yaml", "kb_yaml", "rasa_answer",
             "rtp", "web")
 _RSS_EVERY = 500
+_PROGRESS_EVERY = 10_000
 
 
 def rss_mb() -> float:
@@ -54,7 +55,9 @@ async def make_surface(name: str) -> Surface:
     return found[name]
 
 
-async def run_surface(surface: Surface, inputs: int, seed: int) -> dict[str, Any]:
+async def run_surface(surface: Surface, inputs: int, seed: int,
+                      max_sec: float | None = None) -> dict[str, Any]:
+    """Feed ``inputs`` inputs, or as many as fit in ``max_sec`` (the figures say which)."""
     mutator = Mutator(surface.seeds, surface.tokens, random.Random(seed))
     outcomes: Counter[str] = Counter()
     crashes: Counter[str] = Counter()
@@ -63,7 +66,7 @@ async def run_surface(surface: Surface, inputs: int, seed: int) -> dict[str, Any
         await _one(surface, data, Counter(), Counter())
     start_rss, peak_rss, started = rss_mb(), 0.0, time.perf_counter()
     done = 0
-    while done < inputs:
+    while done < inputs and (max_sec is None or time.perf_counter() - started < max_sec):
         batch = [mutator.next() for _ in range(min(surface.concurrency, inputs - done))]
         timings = await asyncio.gather(*(_one(surface, data, outcomes, crashes) for data in batch))
         slowest = max(slowest, *timings)
@@ -71,9 +74,11 @@ async def run_surface(surface: Surface, inputs: int, seed: int) -> dict[str, Any
         done += len(batch)
         if done % _RSS_EVERY < len(batch):
             peak_rss = max(peak_rss, rss_mb())
+        if done % _PROGRESS_EVERY < len(batch):
+            print(f"  {surface.name}: {done} inputs, {sum(crashes.values())} crashes", flush=True)
     wall = time.perf_counter() - started
     peak_rss = max(peak_rss, rss_mb())
-    return {"inputs": done, "outcomes": dict(outcomes.most_common()),
+    return {"inputs": done, "stopped_by_time": done < inputs, "outcomes": dict(outcomes.most_common()),
             "crashes": sum(crashes.values()), "crash_kinds": dict(crashes), "hangs": hangs,
             "slowest_input_ms": round(slowest * 1000, 1),
             "rss_growth_mb": round(peak_rss - start_rss, 1),
@@ -104,7 +109,8 @@ def _summary(name: str, figures: dict[str, Any]) -> str:
             f"{'':15s} outcomes: {top}")
 
 
-async def bench_fuzz(names: list[str], inputs: int, seed: int) -> dict[str, Any]:
+async def bench_fuzz(names: list[str], inputs: int, seed: int,
+                     max_sec: float | None = None) -> dict[str, Any]:
     logger.disable("callbot")  # every refusal logs a warning: millions of lines otherwise
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
     results: dict[str, Any] = {}
@@ -112,7 +118,7 @@ async def bench_fuzz(names: list[str], inputs: int, seed: int) -> dict[str, Any]
         for name in names:
             surface = await make_surface(name)
             try:
-                results[name] = await run_surface(surface, inputs, seed)
+                results[name] = await run_surface(surface, inputs, seed, max_sec)
             finally:
                 if surface.close:
                     await surface.close()
@@ -128,7 +134,7 @@ async def bench_fuzz(names: list[str], inputs: int, seed: int) -> dict[str, Any]
 
 def cmd_bench_fuzz(args: argparse.Namespace, settings: Settings) -> int:
     names = args.surface or list(SURFACES)
-    report = asyncio.run(bench_fuzz(names, args.inputs, args.seed))
+    report = asyncio.run(bench_fuzz(names, args.inputs, args.seed, args.max_seconds))
     print(json.dumps(report))
     return 1 if report["crashes"] or report["hangs"] else 0
 
@@ -139,4 +145,6 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
                       help="one surface (repeatable); default: all")
     fuzz.add_argument("--inputs", type=int, default=100_000, help="inputs per surface")
     fuzz.add_argument("--seed", type=int, default=0)
+    fuzz.add_argument("--max-seconds", type=float, default=None,
+                      help="stop a surface after this long (its figures then say so)")
     fuzz.set_defaults(func=cmd_bench_fuzz)

@@ -32,7 +32,7 @@ RANKING_SIZE = 10
 @dataclass(frozen=True)
 class EmbeddedNluParams:
     fallback_threshold: float = 0.3
-    regularisation_c: float = 1.0  # of the calibrated fold SVMs (the confidence)
+    regularisation_c: float = 0.5  # of the calibrated fold SVMs (the confidence)
     decider_c: float = 1.0  # of the SVM trained on every example (the intent)
 
 

@@ -24,7 +24,7 @@ CALIBRATION_FOLDS = 3
 class DecidedCalibratedSvc(ClassifierMixin, BaseEstimator):
     """``decision_function``: the full SVM's scores; ``predict_proba``: the folds' calibration."""
 
-    def __init__(self, calibrated_c: float = 1.0, decider_c: float = 1.0,
+    def __init__(self, calibrated_c: float = 0.5, decider_c: float = 1.0,
                  folds: int = CALIBRATION_FOLDS) -> None:
         self.calibrated_c = calibrated_c
         self.decider_c = decider_c

@@ -135,6 +135,7 @@ class ConversationProcessor(FrameProcessor):
     async def _speak(self, turn: BotTurn) -> None:
         if not (turn.says or turn.transfer or turn.hangup):
             return
+        self._turns.answered()
         for say in turn.says:
             self.log.info(f"bot ({say.action}): {say.text!r}")
             await self.push_frame(TTSSpeakFrame(say.text))

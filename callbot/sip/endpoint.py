@@ -43,6 +43,8 @@ TRANSFER_FAILED = ("Je n'arrive pas à vous passer le standard. Vous pouvez appe
 FAREWELL_MARGIN_SEC = 0.5
 #: At most this long for queued audio to leave before our BYE.
 DRAIN_SEC = 2.0
+#: On stop, calls that ``callbot serve``'s drain did not count yet may finish for this long.
+STOP_GRACE_SEC = 10.0
 
 
 class SipCall:
@@ -189,7 +191,10 @@ class SipEndpoint:
         return port
 
     async def stop(self) -> None:
+        """New INVITEs get 503; calls still setting up or transferring get ``STOP_GRACE_SEC``."""
         self._stopping = True
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=STOP_GRACE_SEC)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

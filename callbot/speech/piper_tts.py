@@ -59,5 +59,8 @@ class PiperTTSService(TTSService):
         except Exception as error:
             await self.push_error(f"{self}: speech synthesis failed for [{text}]: {error}",
                                   exception=error)
+            # end this audio now: what comes next (the fallback prompt) must not wait for
+            # pipecat to time the silent context out (stop_frame_timeout_s, 3 s)
+            await self.remove_audio_context(context_id)
         finally:
             await self.stop_ttfb_metrics()

@@ -67,11 +67,13 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
         app[ENGINE] = engine or engine_from_settings(settings.store)
         await migrate(app[ENGINE], settings.store.schema_name)
         app[EDITOR] = FaqEditor(settings, app[ENGINE])
-        warm = asyncio.create_task(_warm_rollups(app[ENGINE], settings), name="rollups-warm")
+        # Only when the app owns its engine: one lent by a test or a benchmark may be
+        # disposed of before the app is torn down.
+        warm = None if engine else asyncio.create_task(_warm_rollups(app[ENGINE], settings),
+                                                       name="rollups-warm")
         yield
-        # Awaited, not cancelled: a query cancelled mid-way can leave its connection in a
-        # transaction; the warm-up is short.
-        await asyncio.gather(warm, return_exceptions=True)
+        if warm:  # awaited, not cancelled: a query cancelled mid-way can leave its
+            await asyncio.gather(warm, return_exceptions=True)  # connection in a transaction
         if engine is None:
             await app[ENGINE].dispose()
 
