@@ -65,3 +65,5 @@ def load_yaml(path: Path, text: str | None = None) -> Any:
         raise DataError([Problem(str(path), line, f"invalid YAML: {exc.problem}")]) from exc
     except yaml.YAMLError as exc:
         raise DataError([Problem(str(path), 0, f"invalid YAML: {exc}")]) from exc
+    except RecursionError:  # PyYAML composes nested nodes recursively: [[[[… a thousand deep
+        raise DataError([Problem(str(path), 0, "invalid YAML: nested too deeply")]) from None

@@ -24,6 +24,7 @@ from callbot.nlu.intents import NLU_FALLBACK
 from callbot.nlu.rasa_answer import RasaAnswerError, parse_answer
 from callbot.nlu.rasa_http import RasaHttpNLU
 from callbot.nlu.result import ParseResult
+from callbot.nlu.training_data import load_training_data
 from callbot.problems import DataError
 from tests.fuzz_support import examples, feed, mutated, quiet_refusals  # noqa: F401
 
@@ -107,6 +108,16 @@ def _kb_problem(old: str, new: str) -> str:
 )
 def test_kb_refusals_found_by_fuzzing(old: str, new: str, message: str) -> None:
     assert message in _kb_problem(old, new)
+
+
+@pytest.mark.parametrize("text", ["[" * 3000, "a:\n" + "- " * 3000 + "x\n", "{a: " * 2000])
+def test_yaml_nested_too_deeply_is_a_data_error(text: str, tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(text)
+    for load in (lambda: load_knowledge_base(Path("kb.yml"), text),
+                 lambda: load_training_data(tmp_path)):
+        with pytest.raises(DataError) as error:
+            load()
+        assert error.value.problems[0].message == "invalid YAML: nested too deeply"
 
 
 def test_kb_town_of_the_wrong_shape_names_the_missing_switchboard() -> None:

@@ -16,10 +16,20 @@ from callbot.config import Settings
 from callbot.rtp_capture import RtpCapture, late_or_missing_ratio
 from callbot.sip.rtp_wire import RtpPacket
 from callbot.sip_bench import bench_sip, free_udp_ports
-from callbot.sipp import sipp_available
+from callbot.sipp import setup_times_ms, sipp_available
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sipp"
 
 needs_capture = pytest.mark.skipif(not RtpCapture.available(),
                                    reason="capturing on the loopback needs root")
+
+
+def test_setup_time_from_a_real_sipp_message_log() -> None:
+    """A bench call that was transferred (sipp -trace_msg): INVITE → 100 → 200 → … REFER,
+    NOTIFY and BYE, whose 200 OKs are not the answer to the INVITE."""
+    log = (FIXTURES / "bench_transfer_messages.log").read_text()
+    assert setup_times_ms(log) == [pytest.approx(4.001)]
+    assert setup_times_ms(log.replace("SIP/2.0 200 OK\n", "SIP/2.0 486 Busy Here\n")) == []
 
 
 @needs_capture

@@ -8,10 +8,12 @@ stands at the address the scenario announces, to press keys and to look at the b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import wave
 from collections.abc import Iterator
@@ -58,13 +60,14 @@ def registrar(workdir: Path) -> Iterator[tuple[int, subprocess.Popen]]:
 def server(nlu_cache: Path, brain: object, tmp_path_factory: pytest.TempPathFactory,
            registrar: tuple[int, subprocess.Popen]) -> Iterator[VoiceServer]:
     sip_port = free_udp_port()
+    state_dir = tmp_path_factory.mktemp("state")
     env = {"CALLBOT_SIP__ENABLED": "true", "CALLBOT_SIP__PORT": str(sip_port),
            "CALLBOT_SIP__MAX_CALLS": "2", "CALLBOT_SIP__ALLOWED_SOURCES": '["127.0.0.1/32"]',
            "CALLBOT_SIP__TRANSFER_URI": "sip:standard@127.0.0.1:5999",
            "CALLBOT_SIP__SWITCHBOARD_NUMBER": SWITCHBOARD,
            "CALLBOT_SIP__TRANSFER_TIMEOUT_SEC": "3", "CALLBOT_SIP__RTP_TIMEOUT_SEC": "6",
            "CALLBOT_SIP__ANSWER_DELAY_MS": "200",  # rings first, so that CANCEL can win
-           "CALLBOT_STORE__STATE_DIR": str(tmp_path_factory.mktemp("state")),
+           "CALLBOT_STORE__STATE_DIR": str(state_dir),
            "CALLBOT_STORE__PSEUDONYM_KEY": "sip-tests",
            "CALLBOT_SIP__AUTH_USER": TRUNK_USER, "CALLBOT_SIP__AUTH_PASSWORD": TRUNK_PASSWORD,
            "CALLBOT_SIP__REGISTER_URI": f"sip:127.0.0.1:{registrar[0]}",
@@ -72,6 +75,7 @@ def server(nlu_cache: Path, brain: object, tmp_path_factory: pytest.TempPathFact
            "CALLBOT_SIP__REGISTER_PASSWORD": EXTENSION_PASSWORD}
     with voice_server(nlu_cache, **env) as running:
         running.sip_port = sip_port  # type: ignore[attr-defined]
+        running.state_dir = state_dir  # type: ignore[attr-defined]
         yield running
 
 
@@ -130,6 +134,15 @@ async def test_dtmf_zero_is_transferred_with_refer(server: VoiceServer, workdir:
     await wait_for_log(server, r"transfer accepted \(NOTIFY 200\)", start)
 
 
+async def test_sip_info_key_press_is_transferred(server: VoiceServer, workdir: Path) -> None:
+    """Phones that send keys as SIP INFO (application/dtmf-relay) rather than RFC 4733."""
+    start = len(server.log_text())
+    run = await call_with_peer(server, workdir, "uac_info_transfer.xml", RtpPeer())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "X-Callbot-Reason: dtmf_zero" in run.logs
+    await wait_for_log(server, r"transfer accepted \(NOTIFY 200\)", start)
+
+
 async def test_refused_transfer_says_the_switchboard_number(server: VoiceServer,
                                                             workdir: Path) -> None:
     """A PBX answering 603 to the REFER; PCMA this time."""
@@ -141,6 +154,10 @@ async def test_refused_transfer_says_the_switchboard_number(server: VoiceServer,
     refused_at = _message_time(run.messages, "SIP/2.0 603 Decline")
     assert peer.speech_packets("alaw", after=refused_at) > 50, "nothing said after the refusal"
     await wait_for_log(server, r"transfer failed \(REFER answered 603\)", start)
+    # the call record (SQLite call log) says why the caller was not transferred
+    async with asyncio.timeout(30):
+        while not await asyncio.to_thread(_line_events, server.state_dir, "sip transfer failed%"):  # noqa: ASYNC110 - another process writes it
+            await asyncio.sleep(0.5)
 
 
 async def test_cancel_before_answer(server: VoiceServer, workdir: Path) -> None:
@@ -279,6 +296,12 @@ async def test_sigterm_refuses_new_calls_with_503(server: VoiceServer, workdir: 
     assert final_status(late.messages) == 503
     assert (await call).returncode == 0
     assert await asyncio.to_thread(server.process.wait, 60) == 0
+
+
+def _line_events(state_dir: Path, pattern: str) -> list[tuple[str, str]]:
+    with contextlib.closing(sqlite3.connect(state_dir / "callbot.db")) as db:
+        return db.execute("SELECT kind, detail FROM line_events WHERE detail LIKE ?",
+                          (pattern,)).fetchall()
 
 
 def _message_time(messages: str, first_line: str) -> float:

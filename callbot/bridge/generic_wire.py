@@ -11,6 +11,9 @@ at the rate given in ``start``::
     ← {"type": "transfer", "reason": "caller_asked", "target": "switchboard"}
     ← {"type": "hangup", "reason": "…"}
     ← {"type": "error", "message": "…"}
+
+The bot sends its audio up to half a second ahead of real time (a busy machine then leaves no
+hole in it): buffer it, play it at real time, and drop what is buffered on ``clear``.
 """
 
 from __future__ import annotations

@@ -35,7 +35,11 @@ from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, Transfer
 from callbot.playout import TALK_SPURT_GAP_SEC
 
 #: Audio sent ahead of the peer's playout: how long the event loop may stall without a hole.
+#: A peer that plays whatever it gets (AudioSocket, RTP) cannot take it back at barge-in: small.
 SEND_AHEAD_SEC = 0.1
+#: A peer that buffers and re-times the audio and drops its buffer at barge-in (Asterisk
+#: chan_websocket with FLUSH_MEDIA, the generic protocol with ``clear``) can hold more.
+BUFFERING_PEER_SEND_AHEAD_SEC = 0.5
 
 
 class BridgeConnection(Protocol):
@@ -99,9 +103,11 @@ class BridgeInputTransport(BaseInputTransport):
 
 class BridgeOutputTransport(BaseOutputTransport):
     def __init__(self, connection: BridgeConnection, serializer: FrameSerializer,
-                 on_end: CallEndHandler, params: TransportParams, **kwargs: object) -> None:
+                 on_end: CallEndHandler, params: TransportParams,
+                 send_ahead_sec: float = SEND_AHEAD_SEC, **kwargs: object) -> None:
         super().__init__(params, **kwargs)
         self._connection, self._serializer, self._on_end = connection, serializer, on_end
+        self._send_ahead_sec = send_ahead_sec
         self._play_end = 0.0  # when the peer will have played all audio sent so far
         self.frames_sent = 0
         self.late_frames = 0
@@ -130,8 +136,11 @@ class BridgeOutputTransport(BaseOutputTransport):
 
     async def send_message(self, frame: OutputTransportMessageFrame
                            | OutputTransportMessageUrgentFrame) -> None:
+        ending = isinstance(frame, TransferCallFrame | HangupCallFrame)
+        if ending:  # the peer still plays the audio sent ahead: let it hear the last words
+            await asyncio.sleep(max(0.0, self._play_end - time.monotonic()))
         await self._send(frame)
-        if isinstance(frame, TransferCallFrame | HangupCallFrame):
+        if ending:
             await self._on_end("bot", frame.reason)
 
     async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
@@ -142,7 +151,7 @@ class BridgeOutputTransport(BaseOutputTransport):
         return True
 
     async def _pace(self, duration_sec: float) -> None:
-        """Sleep until the next frame is due, ``SEND_AHEAD_SEC`` before the peer plays it.
+        """Sleep until the next frame is due, ``send_ahead_sec`` before the peer plays it.
 
         The peer plays a talk-spurt from its first frame on; a frame sent after the audio
         before it has finished playing is late (the caller heard a hole). A gap longer than
@@ -155,17 +164,19 @@ class BridgeOutputTransport(BaseOutputTransport):
             self.late_frames += 1
             self._play_end = now
         self._play_end += duration_sec
-        await asyncio.sleep(max(0.0, self._play_end - SEND_AHEAD_SEC - now))
+        await asyncio.sleep(max(0.0, self._play_end - self._send_ahead_sec - now))
 
 
 class BridgeTransport(BaseTransport):
     """Input and output of one call over one bridge connection."""
 
     def __init__(self, connection: BridgeConnection, serializer: FrameSerializer,
-                 params: TransportParams, on_end: CallEndHandler) -> None:
+                 params: TransportParams, on_end: CallEndHandler,
+                 send_ahead_sec: float = SEND_AHEAD_SEC) -> None:
         super().__init__()
         self._input = BridgeInputTransport(connection, serializer, on_end, params)
-        self._output = BridgeOutputTransport(connection, serializer, on_end, params)
+        self._output = BridgeOutputTransport(connection, serializer, on_end, params,
+                                             send_ahead_sec)
 
     def input(self) -> BridgeInputTransport:
         return self._input

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,7 @@ async def bench_fuzz(names: list[str], inputs: int, seed: int,
                      max_sec: float | None = None) -> dict[str, Any]:
     logger.disable("callbot")  # every refusal logs a warning: millions of lines otherwise
     logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="aiohttp")  # torn multipart
     results: dict[str, Any] = {}
     try:
         for name in names:

@@ -88,7 +88,7 @@ def nlu_surface() -> Surface:
         return "examples" if training.examples else "no examples"
 
     return Surface("rasa_yaml", feed, _NLU_SEEDS, (*_YAML_TOKENS, *_NLU_TOKENS), (DataError,),
-                   files.close)
+                   close=files.close)
 
 
 def kb_surface() -> Surface:
@@ -97,8 +97,8 @@ def kb_surface() -> Surface:
     async def feed(data: bytes) -> str:
         try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return "not UTF-8"  # the loader reads bytes and refuses these before parsing
+        except UnicodeDecodeError:  # the loader refuses these bytes before parsing: go on
+            text = data.decode("utf-8", errors="replace")  # with the rest of them
         try:
             load_knowledge_base(path, text)
         except DataError as exc:

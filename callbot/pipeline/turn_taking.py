@@ -19,7 +19,7 @@ class TurnTakingParams:
     silence_timeout_sec: float = 8.0
     hold_on_sec: float = 1.5
     hold_on_repeat_sec: float = 3.0
-    hold_on_max: int = 2
+    hold_on_max: int = 4  # then the silence rules take over
 
 
 @dataclass

@@ -26,6 +26,7 @@ from loguru import logger
 
 from callbot.bridge import g711
 from callbot.config import Settings
+from callbot.conversation.call_events import LineEventKind
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
 from callbot.privacy import load_key, pseudonymise
 from callbot.sip.media import RtpMedia, bind_rtp_socket
@@ -90,9 +91,11 @@ class SipCall:
                       f"{self.leg.media[1]})")
         info = CallInfo(self.call_id, "sip", CLOCK_RATE_HZ, caller_id=self.caller)
         try:
-            await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
+            conversation = await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
-                await self._transfer(self.transfer_reason)
+                failure = await self._transfer(self.transfer_reason)
+                if failure:  # the record says "transferred": add why the caller was not
+                    conversation.record(LineEventKind.ERROR, f"sip transfer failed: {failure}")
             if not self.caller_gone:  # the last words leave before our BYE
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.media.drained.wait(), DRAIN_SEC)
@@ -124,18 +127,20 @@ class SipCall:
         self._progress.put_nowait((kind, detail))
 
     # --- transfer ------------------------------------------------------------------------------
-    async def _transfer(self, reason: str) -> None:
+    async def _transfer(self, reason: str) -> str | None:
+        """REFER and its outcome; returns why it failed (after the fallback words), else None."""
         sip = self.endpoint.settings.sip
         self.log.info(f"sip: REFER to {sip.transfer_uri} (reason {reason})")
         self.leg.call(self.leg.do_refer, sip.transfer_uri, reason)
         outcome = await self._transfer_outcome(sip.transfer_timeout_sec)
         if outcome == "transferred":
             self.log.info("sip: transfer accepted (NOTIFY 200); leaving the call")
-            return
+            return None
         if outcome == "caller_gone":
-            return
+            return None
         self.log.warning(f"sip: transfer failed ({outcome}); saying the switchboard number")
         await self._say(TRANSFER_FAILED.format(number=sip.switchboard_number))
+        return outcome
 
     async def _transfer_outcome(self, timeout_sec: float) -> str:
         try:

@@ -21,7 +21,7 @@ from typing import TypeVar
 from loguru import logger
 
 #: Added to the decoder threads' nice value (Linux: per thread); 0 leaves them as they are.
-DECODER_NICENESS = 0
+DECODER_NICENESS = 5
 
 T = TypeVar("T")
 _pool: ThreadPoolExecutor | None = None

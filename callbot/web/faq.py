@@ -71,6 +71,7 @@ class FaqEditor:
     #: Tests and fuzzing: accuracy of whole data, instead of the guard's estimate.
     accuracy_of: Callable[[TrainingData], float] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _trained_for: str | None = None  # the examples text whose model is in the cache
 
     @property
     def kb_path(self) -> Path:
@@ -181,6 +182,7 @@ class FaqEditor:
             return _refused("The example questions are not valid", exc)
         estimate, _ = await asyncio.gather(asyncio.to_thread(self._estimate, current, proposed),
                                            asyncio.to_thread(self._train_model, proposed))
+        self._trained_for = examples_text
         allowed = self.settings.web.cv_guard_points
         logger.info(f"editor guard: {estimate.points_lost:+.1f} points of cross-validation "
                     f"accuracy lost on {', '.join(estimate.intents)}")
@@ -223,8 +225,9 @@ class FaqEditor:
                                                             self.examples_path)
         if examples_text != old_examples:
             examples_text = examples_text or write_examples({})
-            _, proposed = await asyncio.to_thread(self._datasets, examples_text)
-            await asyncio.to_thread(self._train_model, proposed)  # cached by the guard: a load
+            if examples_text != self._trained_for:  # a rollback: no guard trained it
+                _, proposed = await asyncio.to_thread(self._datasets, examples_text)
+                await asyncio.to_thread(self._train_model, proposed)
             await asyncio.to_thread(replace_file, self.examples_path, examples_text)
         if kb_text != old_kb:
             await asyncio.to_thread(replace_file, self.kb_path, kb_text)

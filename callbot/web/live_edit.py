@@ -45,21 +45,23 @@ class ChatProcess:
              "--now", now], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, text=True, bufsize=1)
 
-    def ask(self, line: str) -> dict:
+    def ask(self, line: str, confirm: bool = False) -> dict:
+        """The bot's turn; with ``confirm``, a clarification is answered "oui" first."""
         assert self.process.stdin and self.process.stdout
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
             raise RuntimeError(f"the chat process ended (exit code {self.process.poll()})")
-        return json.loads(answer)
+        turn = json.loads(answer)
+        return self.ask("oui") if confirm and turn["action"] == "clarify" else turn
 
     def until(self, line: str, done: Callable[[dict], bool], timeout_sec: float,
-              since: float | None = None) -> float:
+              since: float | None = None, confirm: bool = False) -> float:
         """Ask ``line`` until ``done(turn)``; seconds from ``since`` (default: now)."""
         started = time.monotonic() if since is None else since
         while True:
-            turn = self.ask(line)
+            turn = self.ask(line, confirm)
             if done(turn):
                 return time.monotonic() - started
             if time.monotonic() - started > timeout_sec:
