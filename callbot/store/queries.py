@@ -83,23 +83,21 @@ class Overview:
 
 async def overview(engine: AsyncEngine, today: date, first_day: date, last_day: date,
                    trend_days: int = 30, top: int = 12) -> Overview:
-    """One connection, one read of the rollups (today counted live once)."""
+    """One connection; the days that are over summed from the rollups, today counted live
+    once."""
     trend_first = last_day - timedelta(days=trend_days - 1)
-    first = min(first_day, trend_first)
     async with engine.connect() as connection:
-        rows = await rollups.rolled_up(connection, first, last_day, today)
-        if not first <= today <= last_day:
-            rows += await rollups.count_days(connection, today, today)
-    in_period = [r for r in rows if first_day.isoformat() <= r[0] <= last_day.isoformat()]
-    period = rollups.Counts(in_period)
-    per_day = rollups.by_day(rows, "outcome")
+        today_rows = await rollups.count_days(connection, today, today)
+        period = rollups.Counts(await rollups.period_rows(connection, first_day, last_day,
+                                                          today, today_rows))
+        per_day = rollups.by_day(await rollups.day_rows(
+            connection, trend_first, last_day, today, "outcome", today_rows), "outcome")
     trend = []
     for i in range(trend_days):
         day = (trend_first + timedelta(days=i)).isoformat()
         trend.append({"day": day, "total": sum(per_day[day].values()), **per_day[day]})
     return Overview(
-        today=_stats(rollups.Counts(r for r in rows if r[0] == today.isoformat())),
-        period=_stats(period), trend=trend,
+        today=_stats(rollups.Counts(today_rows)), period=_stats(period), trend=trend,
         hours=[period["hour"][str(h)] for h in range(24)],
         intents=period["intent"].most_common(top),
     )

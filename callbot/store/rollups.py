@@ -110,20 +110,53 @@ def _histogram(connection: AsyncConnection, day: object, column: object, width: 
             .group_by(day, bucket))
 
 
-async def rolled_up(connection: AsyncConnection, first: date, last: date,
-                    today: date) -> list[Row]:
-    """Rows of ``first``..``last``: stored ones for days that are over (rolled up now if
-    missing), counted live from today on."""
-    rows: list[Row] = []
+def _split(first: date, last: date, today: date) -> tuple[date | None, bool, date | None]:
+    """Of ``first``..``last``: the last day that is over (or None), whether today is in,
+    and the first later day (a fixed clock may log calls "tomorrow"; or None)."""
     closed_last = min(last, today - timedelta(days=1))
-    if first <= closed_last:
+    later = max(first, today + timedelta(days=1))
+    return (closed_last if first <= closed_last else None, first <= today <= last,
+            later if later <= last else None)
+
+
+async def period_rows(connection: AsyncConnection, first: date, last: date, today: date,
+                      today_rows: list[Row]) -> list[Row]:
+    """Counts of ``first``..``last`` summed in the database for the days that are over
+    (rolled up now if missing), plus today's rows (counted once by the caller)."""
+    closed_last, with_today, later = _split(first, last, today)
+    rows: list[Row] = []
+    if closed_last:
         await _ensure(connection, first, closed_last)
-        query = daily_rollups.select().where(
-            daily_rollups.c.day >= first.isoformat(), daily_rollups.c.day <= closed_last.isoformat())
-        rows += [tuple(r) for r in await connection.execute(query)]  # type: ignore[misc]
-    if today <= last:  # today (and any future day a fixed clock logged) is counted live
-        rows += await count_days(connection, max(first, today), last)
+        query = (select(daily_rollups.c.kind, daily_rollups.c.key, func.sum(daily_rollups.c.n))
+                 .where(*_stored(first, closed_last), daily_rollups.c.kind != DONE)
+                 .group_by(daily_rollups.c.kind, daily_rollups.c.key))
+        rows += [("", kind, key, int(n)) for kind, key, n in await connection.execute(query)]
+    if with_today:
+        rows += today_rows
+    if later:
+        rows += await count_days(connection, later, last)
     return rows
+
+
+async def day_rows(connection: AsyncConnection, first: date, last: date, today: date,
+                   kind: str, today_rows: list[Row]) -> list[Row]:
+    """The ``kind`` rows of each day of ``first``..``last`` (the trend chart)."""
+    closed_last, with_today, later = _split(first, last, today)
+    rows: list[Row] = []
+    if closed_last:
+        await _ensure(connection, first, closed_last)
+        query = daily_rollups.select().where(*_stored(first, closed_last),
+                                             daily_rollups.c.kind == kind)
+        rows += [tuple(r) for r in await connection.execute(query)]  # type: ignore[misc]
+    if with_today:
+        rows += today_rows
+    if later:
+        rows += await count_days(connection, later, last)
+    return [r for r in rows if r[1] == kind]
+
+
+def _stored(first: date, last: date) -> list:
+    return [daily_rollups.c.day >= first.isoformat(), daily_rollups.c.day <= last.isoformat()]
 
 
 async def _ensure(connection: AsyncConnection, first: date, last: date) -> None:
