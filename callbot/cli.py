@@ -235,6 +235,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.sip_bench",
     "callbot.web.commands",
     "callbot.fuzz.bench",
+    "callbot.fuzz.sip_bench",
 )
 
 

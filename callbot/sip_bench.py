@@ -22,6 +22,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from callbot.config import Settings
 from callbot.nlu.evaluation import percentile
 from callbot.rtp_capture import RtpCapture, late_or_missing_ratio
@@ -105,6 +107,8 @@ def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
             sip_server(settings.nlu.cache_dir, max_calls=max(limit, settings.voice.max_calls),
                        **KEEP_TALKING_ENV) as (server, port, rtp):
         capture = RtpCapture(*rtp) if RtpCapture.available() else None
+        if capture is None:
+            logger.warning("capturing the bot's RTP needs root: late and missing not measured")
         memory = _PeakRss(server.process.pid)
         media_port = free_udp_ports(4)
         while rtp[0] - 4 <= media_port <= rtp[1]:  # sipp's own RTP must not pass for the bot's

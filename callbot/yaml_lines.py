@@ -67,3 +67,5 @@ def load_yaml(path: Path, text: str | None = None) -> Any:
         raise DataError([Problem(str(path), 0, f"invalid YAML: {exc}")]) from exc
     except RecursionError:  # PyYAML composes nested nodes recursively: [[[[… a thousand deep
         raise DataError([Problem(str(path), 0, "invalid YAML: nested too deeply")]) from None
+    except (ValueError, OverflowError) as exc:  # a scalar PyYAML cannot build: 2026-13-45
+        raise DataError([Problem(str(path), 0, f"invalid YAML value: {exc}")]) from exc

@@ -131,7 +131,7 @@ async def _play(ws: aiohttp.ClientWebSocketResponse, line: Timeline, wav: Path) 
     line.triggers.append(spoke_until)
 
 
-async def timed_call(url: str, steps: list[tuple[str, str]], end_timeout_sec: float = 20.0,
+async def timed_call(url: str, steps: list[tuple[str, str]], end_timeout_sec: float = 45.0,
                      hang_up: bool = True) -> Timeline:
     """Greeting, then each step (``("dtmf", "0")``, ``("wav", path)``, ``("wait", "2")``,
     ``("turn", "30")``: an answer to speech within 30 s) after the bot falls quiet; then

@@ -120,6 +120,27 @@ def test_yaml_nested_too_deeply_is_a_data_error(text: str, tmp_path: Path) -> No
         assert error.value.problems[0].message == "invalid YAML: nested too deeply"
 
 
+@pytest.mark.parametrize(("value", "message"), [
+    ("2026-13-45", "invalid YAML value: month must be in 1..12"),
+    ("2026-02-30", "invalid YAML value: day is out of range for month"),
+    ("!!float x", "invalid YAML value: could not convert string to float: 'x'")])
+def test_yaml_scalar_that_cannot_be_built_is_a_data_error(value: str, message: str) -> None:
+    with pytest.raises(DataError) as error:
+        load_knowledge_base(Path("kb.yml"), KB_TEXT.replace("date: 2026-05-15", f"date: {value}"))
+    assert error.value.problems[0].message == message
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("\\b\\d{5555555555555555}\\b", "bad regex: the repetition number is too large"),
+    ("(" * 2000 + ")" * 2000, "bad regex: maximum recursion depth exceeded")])
+def test_regex_that_cannot_compile_is_a_data_error(pattern: str, message: str,
+                                                   tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(f"nlu:\n- regex: zip\n  examples: |\n    - {pattern}\n")
+    with pytest.raises(DataError) as error:
+        load_training_data(tmp_path)
+    assert error.value.problems[0].message == message
+
+
 def test_kb_town_of_the_wrong_shape_names_the_missing_switchboard() -> None:
     with pytest.raises(DataError) as error:
         load_knowledge_base(Path("kb.yml"), "town: [1]\nservices:\n  accueil: {}\ntopics: {}\n")

@@ -154,10 +154,13 @@ async def test_refused_transfer_says_the_switchboard_number(server: VoiceServer,
     refused_at = _message_time(run.messages, "SIP/2.0 603 Decline")
     assert peer.speech_packets("alaw", after=refused_at) > 50, "nothing said after the refusal"
     await wait_for_log(server, r"transfer failed \(REFER answered 603\)", start)
-    # the call record (SQLite call log) says why the caller was not transferred
-    async with asyncio.timeout(30):
-        while not await asyncio.to_thread(_line_events, server.state_dir, "sip transfer failed%"):  # noqa: ASYNC110 - another process writes it
-            await asyncio.sleep(0.5)
+    # the call record (SQLite call log) says the caller was not transferred, and why
+    with contextlib.suppress(TimeoutError):  # the close is written after the line event
+        async with asyncio.timeout(30):
+            while [row[0] for row in await asyncio.to_thread(_failed_transfers, server.state_dir)] != ["transfer_failed"]:  # noqa: ASYNC110, E501 - another process writes it
+                await asyncio.sleep(0.5)
+    stored = await asyncio.to_thread(_failed_transfers, server.state_dir)
+    assert stored == [("transfer_failed", "dtmf_zero", "sip: REFER answered 603")]
 
 
 async def test_cancel_before_answer(server: VoiceServer, workdir: Path) -> None:
@@ -298,10 +301,12 @@ async def test_sigterm_refuses_new_calls_with_503(server: VoiceServer, workdir: 
     assert await asyncio.to_thread(server.process.wait, 60) == 0
 
 
-def _line_events(state_dir: Path, pattern: str) -> list[tuple[str, str]]:
+def _failed_transfers(state_dir: Path) -> list[tuple[str, str, str]]:
+    """(outcome, transfer reason, detail) of the calls with a failed SIP transfer."""
     with contextlib.closing(sqlite3.connect(state_dir / "callbot.db")) as db:
-        return db.execute("SELECT kind, detail FROM line_events WHERE detail LIKE ?",
-                          (pattern,)).fetchall()
+        return db.execute("SELECT c.outcome, c.transfer_reason, c.detail FROM calls c "
+                          "JOIN line_events e ON e.call_id = c.id "
+                          "WHERE e.detail LIKE 'sip transfer failed%'").fetchall()
 
 
 def _message_time(messages: str, first_line: str) -> float:

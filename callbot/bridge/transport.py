@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from loguru import logger
@@ -34,12 +35,22 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, TransferCallFrame
 from callbot.playout import TALK_SPURT_GAP_SEC
 
-#: Audio sent ahead of the peer's playout: how long the event loop may stall without a hole.
-#: A peer that plays whatever it gets (AudioSocket, RTP) cannot take it back at barge-in: small.
-SEND_AHEAD_SEC = 0.1
+
+@dataclass(frozen=True)
+class Pacing:
+    """How the bot's audio goes to a peer: in frames of ``frame_ms``, ``send_ahead_sec`` ahead
+    of the peer's playout (how long the event loop may stall without a hole in the audio)."""
+
+    send_ahead_sec: float = 0.1
+    frame_ms: int = 40
+
+
+#: A peer that plays whatever it gets (AudioSocket, RTP) cannot take it back at barge-in.
+PLAYS_AS_RECEIVED = Pacing()
 #: A peer that buffers and re-times the audio and drops its buffer at barge-in (Asterisk
-#: chan_websocket with FLUSH_MEDIA, the generic protocol with ``clear``) can hold more.
-BUFFERING_PEER_SEND_AHEAD_SEC = 0.5
+#: chan_websocket with FLUSH_MEDIA, the generic protocol with ``clear``): longer frames, fewer
+#: of them to schedule, and half a second of margin.
+BUFFERING_PEER = Pacing(send_ahead_sec=0.5, frame_ms=100)
 
 
 class BridgeConnection(Protocol):
@@ -104,10 +115,10 @@ class BridgeInputTransport(BaseInputTransport):
 class BridgeOutputTransport(BaseOutputTransport):
     def __init__(self, connection: BridgeConnection, serializer: FrameSerializer,
                  on_end: CallEndHandler, params: TransportParams,
-                 send_ahead_sec: float = SEND_AHEAD_SEC, **kwargs: object) -> None:
+                 pacing: Pacing = PLAYS_AS_RECEIVED, **kwargs: object) -> None:
         super().__init__(params, **kwargs)
         self._connection, self._serializer, self._on_end = connection, serializer, on_end
-        self._send_ahead_sec = send_ahead_sec
+        self._send_ahead_sec = pacing.send_ahead_sec
         self._play_end = 0.0  # when the peer will have played all audio sent so far
         self.frames_sent = 0
         self.late_frames = 0
@@ -172,11 +183,10 @@ class BridgeTransport(BaseTransport):
 
     def __init__(self, connection: BridgeConnection, serializer: FrameSerializer,
                  params: TransportParams, on_end: CallEndHandler,
-                 send_ahead_sec: float = SEND_AHEAD_SEC) -> None:
+                 pacing: Pacing = PLAYS_AS_RECEIVED) -> None:
         super().__init__()
         self._input = BridgeInputTransport(connection, serializer, on_end, params)
-        self._output = BridgeOutputTransport(connection, serializer, on_end, params,
-                                             send_ahead_sec)
+        self._output = BridgeOutputTransport(connection, serializer, on_end, params, pacing)
 
     def input(self) -> BridgeInputTransport:
         return self._input

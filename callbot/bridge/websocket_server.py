@@ -16,7 +16,7 @@ from callbot.bridge.chan_websocket_wire import ControlError, ControlEvent
 from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, outgoing
 from callbot.bridge.limits import CLOSE_POLICY_VIOLATION, BridgeLimits, FloodGuard
 from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
-from callbot.bridge.transport import BUFFERING_PEER_SEND_AHEAD_SEC
+from callbot.bridge.transport import BUFFERING_PEER
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
 
 #: WebSocket close code "try again later", for calls over capacity.
@@ -108,7 +108,7 @@ async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
     call_id = event.call_id() or uuid.uuid4().hex
     serializer = ChanWebsocketSerializer(codec, _CODEC_RATES[codec], event.json_format)
     info = CallInfo(call_id, "asterisk-websocket", _CODEC_RATES[codec],
-                    send_ahead_sec=BUFFERING_PEER_SEND_AHEAD_SEC)  # Asterisk re-times, flushes
+                    pacing=BUFFERING_PEER)  # Asterisk re-times the audio, flushes it on barge-in
     await run_call(request.app[STACK_KEY], connection, serializer, info)
     return ws
 
@@ -131,8 +131,7 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         return ws
     call_id = start.call_id or uuid.uuid4().hex
     await connection.send(outgoing("started", call_id=call_id))
-    info = CallInfo(call_id, "websocket", start.sample_rate, start.caller,
-                    send_ahead_sec=BUFFERING_PEER_SEND_AHEAD_SEC)
+    info = CallInfo(call_id, "websocket", start.sample_rate, start.caller, pacing=BUFFERING_PEER)
     await run_call(request.app[STACK_KEY], connection, GenericSerializer(start.sample_rate), info)
     return ws
 

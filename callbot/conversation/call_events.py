@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 class CallOutcome(StrEnum):
     RESOLVED = "resolved"
     TRANSFERRED = "transferred"
+    TRANSFER_FAILED = "transfer_failed"  # the telephony refused the hand-over after the close
     ABANDONED = "abandoned"
     ERROR = "error"
 

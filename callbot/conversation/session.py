@@ -101,6 +101,7 @@ class Conversation:
     caller_id: str | None = None
     sinks: list[CallEventSink] = field(default_factory=list)
     outcome: CallOutcome | None = None
+    closed: CallClosed | None = field(default=None, repr=False)
 
     @property
     def ended(self) -> bool:
@@ -154,7 +155,17 @@ class Conversation:
         if self.outcome is not None:
             return
         self.outcome = outcome
-        self._emit(CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail))
+        self.closed = CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail)
+        self._emit(self.closed)
+
+    def transfer_failed(self, detail: str) -> None:
+        """The telephony learnt after the close that the hand-over did not happen (a refused
+        SIP REFER): the record, closed "transferred", is closed again as ``transfer_failed``."""
+        if self.closed is None or self.outcome is not CallOutcome.TRANSFERRED:
+            return
+        self.outcome = CallOutcome.TRANSFER_FAILED
+        self.closed = replace(self.closed, at=self.clock(), outcome=self.outcome, detail=detail)
+        self._emit(self.closed)
 
     def hear(self, text: str, asr_confidence: float | None = None,
              latencies_ms: dict[str, float] | None = None) -> BotTurn:

@@ -135,7 +135,7 @@ def _read_item(item: object, path: str, data: TrainingData, problems: list[Probl
         else:
             try:
                 re.compile(text)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:  # e.g. x{99999999999}
                 problems.append(Problem(path, first_line + offset, f"bad regex: {exc}"))
                 continue
             data.regexes.setdefault(name, []).append(text)

@@ -25,7 +25,12 @@ from pipecat.transports.base_transport import TransportParams
 from pipecat.workers.runner import WorkerRunner
 
 from callbot.brain import Brain
-from callbot.bridge.transport import SEND_AHEAD_SEC, BridgeConnection, BridgeTransport
+from callbot.bridge.transport import (
+    PLAYS_AS_RECEIVED,
+    BridgeConnection,
+    BridgeTransport,
+    Pacing,
+)
 from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEventKind
 from callbot.conversation.session import Conversation
 from callbot.pipeline.conversation_processor import ConversationProcessor
@@ -75,7 +80,7 @@ class CallInfo:
     channel: str
     sample_rate: int
     caller_id: str | None = None
-    send_ahead_sec: float = SEND_AHEAD_SEC  # bot audio sent ahead of the peer's playout
+    pacing: Pacing = PLAYS_AS_RECEIVED  # how the bot's audio goes to this peer
 
 
 async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: FrameSerializer,
@@ -109,8 +114,9 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
 
     rate = info.sample_rate
     params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
-                             audio_in_sample_rate=rate, audio_out_sample_rate=rate)
-    transport = BridgeTransport(connection, serializer, params, on_end, info.send_ahead_sec)
+                             audio_in_sample_rate=rate, audio_out_sample_rate=rate,
+                             audio_out_10ms_chunks=info.pacing.frame_ms // 10)
+    transport = BridgeTransport(connection, serializer, params, on_end, info.pacing)
     brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
     pipeline = Pipeline([
         transport.input(),

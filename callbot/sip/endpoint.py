@@ -94,8 +94,9 @@ class SipCall:
             conversation = await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
                 failure = await self._transfer(self.transfer_reason)
-                if failure:  # the record says "transferred": add why the caller was not
+                if failure:  # the record said "transferred": it now says why the caller was not
                     conversation.record(LineEventKind.ERROR, f"sip transfer failed: {failure}")
+                    conversation.transfer_failed(f"sip: {failure}")
             if not self.caller_gone:  # the last words leave before our BYE
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.media.drained.wait(), DRAIN_SEC)

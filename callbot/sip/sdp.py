@@ -6,6 +6,7 @@ wrong; ``choose_codec`` returns None when nothing offered is usable (the caller 
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass, field
 
@@ -51,25 +52,29 @@ class SdpOffer:
             elif kind == "c":
                 parts = value.split()
                 if len(parts) != 3 or parts[:2] != ["IN", "IP4"]:
-                    raise SdpError(f"unsupported connection line 'c={value}' (IN IP4 only)")
+                    raise SdpError(f"unsupported connection line 'c={value[:60]}' (IN IP4 only)")
                 if audio is None:
                     session_address = parts[2]
                 else:
                     media_address = parts[2]
             elif kind == "a" and value.startswith("rtpmap:"):
                 pt, _, encoding = value[7:].partition(" ")
-                if pt.isdigit():
+                if _is_number(pt):
                     names[int(pt)] = encoding.split("/")[0].lower()
             elif kind == "a" and value in DIRECTIONS:
                 direction = value
         if audio is None:
             raise SdpError("no 'm=audio' line")
-        if len(audio) < 4 or not audio[1].isdigit():
-            raise SdpError(f"malformed media line 'm={' '.join(audio)}'")
+        if len(audio) < 4 or not _is_number(audio[1]) or not 0 < int(audio[1]) < 65536:
+            raise SdpError(f"malformed media line 'm={' '.join(audio)[:80]}'")
         address = media_address or session_address
         if address is None:
             raise SdpError("no 'c=' line for the audio stream")
-        formats = tuple(int(f) for f in audio[3:] if f.isdigit())
+        try:  # an address we can send to without a DNS look-up in the media path
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise SdpError(f"connection address {address[:40]!r} is not an IPv4 address") from None
+        formats = tuple(int(f) for f in audio[3:] if _is_number(f))
         if address == "0.0.0.0":  # RFC 2543 hold
             direction = "inactive" if direction == "sendrecv" else direction
         return cls(address, int(audio[1]), formats, names, direction)
@@ -86,6 +91,11 @@ class SdpOffer:
 
     def telephone_event(self) -> int | None:
         return next((pt for pt in self.formats if self.name_of(pt) == TELEPHONE_EVENT), None)
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is true and ``int("²")`` fails."""
+    return text.isascii() and text.isdigit()
 
 
 def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = None) -> str:

@@ -30,6 +30,7 @@ from sippy.CCEvents import (
     CCEventUpdate,
 )
 from sippy.Core.EventDispatcher import ED2
+from sippy.Exceptions.SipParseError import SipParseError
 from sippy.MsgBody import MsgBody
 from sippy.SipAddress import SipAddress
 from sippy.SipConf import MyPort, SipConf
@@ -88,6 +89,38 @@ def _report_sippy_error(message: str, f: object = None, extra: object = None) ->
 for _module in (sippy.SipTransactionManager, sippy.Udp_server, sippy.Network_server,
                 sippy.Core.EventDispatcher):
     _module.dump_exception = _report_sippy_error
+
+
+def _parse_error_response(self: SipParseError, req: object = None) -> object:
+    """sippy 2.5.0 prepares a 400 for an unreadable body (bad Content-Length, cut short) but
+    asks for it with ``getResponse()``, no argument: a TypeError instead of the 400."""
+    if self.sip_response is not None or req is None:
+        return self.sip_response
+    return super(SipParseError, self).getResponse(req)
+
+
+SipParseError.getResponse = _parse_error_response
+
+
+class _GuardedTransactionManager(SipTransactionManager):
+    """sippy's, minus two faults of its receive path: it decodes UTF-8 outside its error
+    handling (one byte of Latin-1 and the message is an unhandled error), and it prints a
+    response with an impossible status code, SIP text and all, to stdout."""
+
+    def handleIncoming(self, data_in, ra, server, rtime):  # noqa: N802 - sippy's name
+        if isinstance(data_in, bytes):
+            try:
+                data_in = data_in.decode()
+            except UnicodeDecodeError as exc:  # read what can be read; the parser judges
+                logger.warning(f"sip: datagram from {ra} is not UTF-8 (byte {exc.start}); "
+                               "read with replacement characters")
+                data_in = data_in.decode(errors="replace")
+        if data_in.startswith("SIP/2.0 "):
+            status = data_in[8:].split(" ", 1)[0].split("\r", 1)[0]
+            if status.isascii() and status.isdigit() and not 100 <= int(status) <= 999:
+                logger.warning(f"sip: response from {ra} with status {status[:10]}; dropped")
+                return None
+        return super().handleIncoming(data_in, ra, server, rtime)
 
 
 class _QuietSipLogger:
@@ -181,7 +214,8 @@ class SipCallLeg:
     def _on_notify(self, body: str) -> None:
         first = body.strip().splitlines()[0] if body.strip() else ""
         parts = first.split()
-        self._emit("notify", parts[1] if len(parts) > 1 and parts[1].isdigit() else "0")
+        status = parts[1] if len(parts) > 1 else ""
+        self._emit("notify", status if status.isascii() and status.isdigit() else "0")
 
     def _on_event(self, event, ua) -> None:
         if isinstance(event, CCEventTry):
@@ -239,7 +273,7 @@ class SippyStack:
         if settings.public_address:
             self.contact = SipContact(address=SipAddress(
                 url=SipURL(username="callbot", host=settings.public_address, port=port)))
-        self.tm = SipTransactionManager(self.global_config, self.recv_request)
+        self.tm = _GuardedTransactionManager(self.global_config, self.recv_request)
         self.global_config["_sip_tm"] = self.tm
         self.registration: SipRegistrationAgent | None = None
         if settings.register_uri:

@@ -35,7 +35,7 @@ calls = Table(
     Column("day", String(10), nullable=False, index=True),  # local date, for trends
     Column("hour", SmallInteger, nullable=False),  # local hour, for calls per hour
     Column("caller", String(32)),  # keyed pseudonym, never the number
-    Column("outcome", String(16)),  # resolved, transferred, abandoned, error; NULL: in progress
+    Column("outcome", String(16)),  # resolved, transferred, transfer_failed, abandoned, error; NULL: going on
     Column("transfer_reason", String(64)),
     Column("detail", String(200)),
     Column("duration_sec", Float),

@@ -18,6 +18,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from callbot.config import Settings, StoreSettings
+from callbot.nlu.embedded import EmbeddedNLU
+from callbot.nlu.guard import estimate
+from callbot.nlu.training_data import load_training_data
 from callbot.store.accounts import add_user, open_session
 from callbot.store.database import engine_from_settings, migrate
 from callbot.web.app import init_app
@@ -56,11 +59,27 @@ async def bench_editor(settings: Settings) -> dict:
         server = TestServer(init_app(bench, engine))
         await server.start_server()
         try:
-            return await _measure(chat, server, token)
+            figures = await _measure(chat, server, token)
         finally:
             await server.close()
             await asyncio.to_thread(chat.close)
             await engine.dispose()
+        figures.update(await asyncio.to_thread(_parts, bench.data_dir, root / "plain"))
+        return figures
+
+
+def _parts(data_dir: Path, scratch: Path) -> dict:
+    """The two steps of an examples save, timed alone: the guard, and the training that
+    runs beside it (the rest is a file replaced and a cached model loaded by the bot)."""
+    proposed = load_training_data(data_dir)
+    current = load_training_data(copy_data(data_dir, scratch))
+    started = time.perf_counter()
+    estimate(current, proposed)
+    guard_sec = time.perf_counter() - started
+    started = time.perf_counter()
+    EmbeddedNLU.train(proposed)
+    return {"guard_sec": round(guard_sec, 2),
+            "train_sec": round(time.perf_counter() - started, 2)}
 
 
 async def _measure(chat: ChatProcess, server: TestServer, token: str) -> dict:

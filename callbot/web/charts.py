@@ -5,7 +5,8 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT, GAP = 720, 160, 2
-COLOURS = {"resolved": "#2e7d32", "transferred": "#f9a825", "abandoned": "#9e9e9e",
+COLOURS = {"resolved": "#2e7d32", "transferred": "#f9a825",
+           "transfer_failed": "#ef6c00", "abandoned": "#9e9e9e",
            "error": "#c62828", "in_progress": "#1565c0"}
 
 

@@ -17,7 +17,7 @@ from callbot.web.auth import requires
 from callbot.web.charts import bar_chart, stacked_days
 from callbot.web.keys import ENGINE, SETTINGS
 
-OUTCOMES = ("resolved", "transferred", "abandoned", "error", "in_progress")
+OUTCOMES = ("resolved", "transferred", "transfer_failed", "abandoned", "error", "in_progress")
 CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outcome",
                "transfer_reason", "caller")
 PAGE_SIZE = 50

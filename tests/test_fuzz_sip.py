@@ -1,0 +1,61 @@
+"""Hostile SIP over the wire against a real ``callbot serve`` (SIP on), then a real sipp call.
+
+No mock: the datagrams go over UDP to the server process (real sippy, real models); the
+server's memory is read from /proc. The inputs are made by the benchmark's mutators from a
+fixed seed, one at a time, so that a missing reply can be matched to the server's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from callbot.fuzz.sip_bench import FUZZ_ENV, MAX_CALLS, barrage, good_call, wait_for_calls_to_end
+from callbot.sip_bench import sip_server
+from callbot.voice_server import VoiceServer
+
+pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) missing")
+INPUTS = 2000
+FLOOD = 2000
+#: Memory the server may gain over the barrage (models loaded before; calls come and go).
+RSS_GROWTH_MB = 60
+
+
+@pytest.fixture(scope="module")
+def server(nlu_cache: Path) -> Iterator[tuple[VoiceServer, int]]:
+    with sip_server(nlu_cache, max_calls=MAX_CALLS, **FUZZ_ENV) as (running, port, _):
+        yield running, port
+
+
+@pytest.fixture(scope="module")
+def figures(server: tuple[VoiceServer, int]) -> dict:
+    running, port = server
+    return asyncio.run(barrage(running, port, INPUTS, seed=7, flood_count=FLOOD, checked=True))
+
+
+def test_every_hostile_datagram_is_answered_or_logged(figures: dict) -> None:
+    outcomes = figures["outcomes"]
+    assert figures["inputs"] == INPUTS and figures["crashes"] == 0 and figures["hangs"] == 0
+    assert "silent" not in outcomes, outcomes  # dropped without a word in the log
+    assert outcomes.get("reply_400", 0) > 0 and outcomes.get("logged", 0) > 0, outcomes
+    assert figures["server_errors"] == 0, "an input made the server log an error"
+
+
+def test_an_invite_flood_is_bounded(figures: dict, server: tuple[VoiceServer, int]) -> None:
+    flood = figures["flood"]
+    assert sum(flood.values()) == FLOOD
+    assert flood.get("486", 0) >= FLOOD - MAX_CALLS - flood.get("none", 0), flood
+    assert flood.get("none", 0) < FLOOD // 10, flood  # nearly every INVITE got its answer
+    assert figures["server_rss_end_mb"] - figures["server_rss_start_mb"] < RSS_GROWTH_MB
+
+
+def test_the_endpoint_still_takes_a_good_call(figures: dict, server: tuple[VoiceServer, int],
+                                              tmp_path: Path) -> None:
+    running, port = server
+    assert asyncio.run(wait_for_calls_to_end(running)), "calls the fuzzer started did not end"
+    assert good_call(port, tmp_path)
+    assert running.process.poll() is None
