@@ -11,6 +11,7 @@ import asyncio
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,25 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def options_status(port: int) -> int | None:
+    """The status a SIP endpoint on 127.0.0.1:``port`` answers an OPTIONS probe with (a
+    proxy's keep-alive, as Kamailio's dispatcher sends it); None without an answer."""
+    branch = uuid.uuid4().hex
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.5)
+        sock.bind(("127.0.0.1", 0))
+        probe = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{sock.getsockname()[1]};branch=z9hG4bK{branch}\r\n"
+                 f"From: <sip:test@127.0.0.1>;tag={branch[:8]}\r\nTo: <sip:127.0.0.1:{port}>\r\n"
+                 f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                 "Content-Length: 0\r\n\r\n")
+        sock.sendto(probe.encode(), ("127.0.0.1", port))
+        try:
+            return int(sock.recv(4096).split()[1])
+        except TimeoutError:
+            return None
 
 
 @dataclass

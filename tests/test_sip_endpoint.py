@@ -21,7 +21,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sip_support import SCENARIOS, RtpPeer, final_status, free_udp_port, run_sipp
+from sip_support import (
+    SCENARIOS,
+    RtpPeer,
+    final_status,
+    free_udp_port,
+    options_status,
+    run_sipp,
+)
 
 from callbot.bridge import g711
 from callbot.voice_server import VoiceServer, voice_server
@@ -286,8 +293,10 @@ async def test_silent_caller_is_hung_up_after_the_rtp_timeout(server: VoiceServe
 
 
 async def test_sigterm_refuses_new_calls_with_503(server: VoiceServer, workdir: Path) -> None:
-    """Last in this module: it stops the server (the call in progress may finish)."""
+    """Last in this module: it stops the server (the call in progress may finish). OPTIONS
+    probes get 503 too while draining, so that a proxy (Kamailio) takes the bot out."""
     start = len(server.log_text())
+    assert await asyncio.to_thread(options_status, server.sip_port) == 200
     keys = {"rtp_port": str(free_udp_port()), "codec_pt": "0", "codec_name": "PCMU"}
     call = asyncio.create_task(run_sipp("uac_peer_media.xml", server.sip_port, workdir,
                                         "-d", "3000", keys=keys))
@@ -297,6 +306,7 @@ async def test_sigterm_refuses_new_calls_with_503(server: VoiceServer, workdir: 
     late = await run_sipp("uac_refused.xml", server.sip_port, workdir,
                           keys={"offer_pt": "0", "offer_name": "PCMU"})
     assert final_status(late.messages) == 503
+    assert await asyncio.to_thread(options_status, server.sip_port) == 503
     assert (await call).returncode == 0
     assert await asyncio.to_thread(server.process.wait, 60) == 0
 

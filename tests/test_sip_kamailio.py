@@ -15,7 +15,6 @@ import asyncio
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sip_support import options_status
 
 from callbot.config import REPO_ROOT
 from callbot.sip_bench import KEEP_TALKING_ENV, free_udp_ports, sip_server
@@ -44,24 +44,8 @@ READY_TIMEOUT_SEC = 30
 CALL_SEC = 6
 
 
-def _options(port: int, reply_port: int) -> bytes:
-    branch = uuid.uuid4().hex
-    return (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{reply_port};branch=z9hG4bK{branch}\r\n"
-            f"From: <sip:test@127.0.0.1>;tag={branch[:8]}\r\nTo: <sip:127.0.0.1:{port}>\r\n"
-            f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
-            "Content-Length: 0\r\n\r\n").encode()
-
-
 def answers_options(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.5)
-        sock.bind(("127.0.0.1", 0))
-        sock.sendto(_options(port, sock.getsockname()[1]), ("127.0.0.1", port))
-        try:
-            return sock.recv(4096).startswith(b"SIP/2.0 200")
-        except TimeoutError:
-            return False
+    return options_status(port) == 200
 
 
 class Kamailio:

@@ -152,6 +152,14 @@ def test_offer_without_g711_has_no_codec() -> None:
     ("v=0\nc=IN IP6 ::1\nm=audio 4000 RTP/AVP 0\n",
      "unsupported connection line 'c=IN IP6 ::1' (IN IP4 only)"),
     ("", "no 'm=audio' line"),
+    # found by tests/test_fuzz_sip.py: ports the socket refuses, digits int() refuses, names
+    ("v=0\nc=IN IP4 10.0.0.1\nm=audio 99999999 RTP/AVP 0\n",
+     "malformed media line 'm=audio 99999999 RTP/AVP 0'"),
+    ("v=0\nc=IN IP4 10.0.0.1\nm=audio 0 RTP/AVP 0\n", "malformed media line 'm=audio 0 RTP/AVP 0'"),
+    ("v=0\nc=IN IP4 10.0.0.1\nm=audio 4²00 RTP/AVP 0\n",
+     "malformed media line 'm=audio 4²00 RTP/AVP 0'"),
+    ("v=0\nc=IN IP4 pbx.example\nm=audio 4000 RTP/AVP 0\n",
+     "connection address 'pbx.example' is not an IPv4 address"),
 ])
 def test_sdp_errors_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(SdpError) as error:

@@ -59,7 +59,7 @@ async def barrage(server: VoiceServer, port: int, inputs: int, seed: int, flood_
     peak = [rss_mb(server)]
     sampling = asyncio.create_task(_sample_rss(server, peak))
     log_lines = (lambda: len(server.log)) if checked else None
-    surface = sip_surface(wire, here, log_lines=log_lines, concurrency=1 if checked else 16)
+    surface = sip_surface(wire, here, log_lines=log_lines, concurrency=1 if checked else 32)
     try:
         rss_start = rss_mb(server)
         figures = await run_surface(surface, inputs, seed)
@@ -72,7 +72,8 @@ async def barrage(server: VoiceServer, port: int, inputs: int, seed: int, flood_
     return {**figures, "flood": dict(flooded.most_common()),
             "server_rss_start_mb": round(rss_start, 1), "server_rss_end_mb": round(rss_end, 1),
             "server_rss_peak_mb": round(max(peak), 1), "server_alive": server.process.poll() is None,
-            "server_errors": server.log_text().count(" | ERROR ")}
+            "server_errors": server.log_text().count(" | ERROR "),
+            "silent_inputs": [repr(data) for data in wire.silent]}
 
 
 async def _sample_rss(server: VoiceServer, peak: list[float]) -> None:

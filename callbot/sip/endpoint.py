@@ -29,7 +29,8 @@ from callbot.config import Settings
 from callbot.conversation.call_events import LineEventKind
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
 from callbot.privacy import load_key, pseudonymise
-from callbot.sip.media import RtpMedia, bind_rtp_socket
+from callbot.sip.media import SIP_PACING, RtpMedia, bind_rtp_socket
+from callbot.sip.pacer import RtpPacer
 from callbot.sip.rtp_wire import CLOCK_RATE_HZ, CODEC_BY_PT
 from callbot.sip.sdp import SdpOffer, answer
 from callbot.sip.serializer import SipSerializer
@@ -72,16 +73,16 @@ class SipCall:
                 await asyncio.wait_for(self._gone.wait(), sip.answer_delay_ms / 1000)
         if self.caller_gone:  # CANCEL came before we could answer
             return
-        self.media = RtpMedia(codec_pt, self.offer.telephone_event(),
-                              (self.offer.address, self.offer.port), sip.rtp_timeout_sec,
-                              self._on_control, self.log)
         try:
             sock = bind_rtp_socket(sip.host, sip.rtp_port_min, sip.rtp_port_max)
         except OSError as exc:
             self.log.error(f"sip: {exc}")
             self.leg.call(self.leg.do_reject, 503, "Service Unavailable")
             return
-        await self.media.open(sock)
+        self.media = RtpMedia(sock, self.endpoint.pacer, codec_pt, self.offer.telephone_event(),
+                              (self.offer.address, self.offer.port), sip.rtp_timeout_sec,
+                              self._on_control, self.log)
+        await self.media.open()
         address = sip.public_address or sip.host
         self.leg.media = (address, sock.getsockname()[1])
         self.leg.call(self.leg.do_answer, answer(self.offer, *self.leg.media))
@@ -89,7 +90,8 @@ class SipCall:
         self.log.info(f"sip: answering a call from {self.endpoint.pseudonym(self.caller)} "
                       f"({codec}, RTP {self.offer.address}:{self.offer.port} ↔ port "
                       f"{self.leg.media[1]})")
-        info = CallInfo(self.call_id, "sip", CLOCK_RATE_HZ, caller_id=self.caller)
+        info = CallInfo(self.call_id, "sip", CLOCK_RATE_HZ, caller_id=self.caller,
+                        pacing=SIP_PACING)
         try:
             conversation = await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
             if self.transfer_reason is not None and not self.caller_gone:
@@ -177,6 +179,7 @@ class SipEndpoint:
         sip = settings.sip
         self.max_calls = sip.max_calls or settings.voice.max_calls
         self._thread: SippyThread | None = None
+        self.pacer = RtpPacer()  # every call's RTP send clock, one thread
         self._loop: asyncio.AbstractEventLoop | None = None
         self._calls: dict[int, SipCall] = {}  # id(leg) → call; touched on the asyncio side only
         self._tasks: set[asyncio.Task] = set()
@@ -194,6 +197,7 @@ class SipEndpoint:
         port = probe_udp_port(sip.host, sip.port)
         self._thread = SippyThread(sip, port, self)
         await asyncio.to_thread(self._thread.start)
+        self.pacer.start()
         return port
 
     async def stop(self) -> None:
@@ -209,12 +213,16 @@ class SipEndpoint:
         if self._thread is not None:
             await asyncio.to_thread(self._thread.stop)
             self._thread = None
+        await asyncio.to_thread(self.pacer.stop)
 
     # --- SignallingEvents: called in sippy's thread, never block -----------------------------
+    def available(self) -> bool:
+        return not self._stopping and self.stack.accepting
+
     def admit(self, source: str) -> Admission:
         from callbot.sip.sippy_side import Admission
 
-        if self._stopping or not self.stack.accepting:
+        if not self.available():
             return Admission(503, "Service Unavailable")
         with self._lock:
             busy = self._reserved >= self.max_calls

@@ -1,8 +1,9 @@
 """The RTP leg of one SIP call over asyncio UDP, seen by the pipeline as a ``BridgeConnection``.
 
 Why our own and not sippy's RTP: symmetric RTP (we answer to the address the caller's packets
-really come from, which NAT and SBCs rewrite), a steady 20 ms clock for what we send, and a
-flush for barge-in. Messages handed to the pipeline (``receive``): G.711 payload bytes, or a
+really come from, which NAT and SBCs rewrite), a steady 20 ms clock for what we send (the
+process's ``RtpPacer`` thread, out of the event loop: see ``callbot.sip.pacer``), and a flush
+for barge-in. Messages handed to the pipeline (``receive``): G.711 payload bytes, or a
 text event ``dtmf:<digit>`` / ``hangup:<reason>``. Messages from it (``send``): G.711 bytes to
 play, or text ``flush`` / ``transfer:<reason>`` / ``hangup:<reason>`` (see ``SipSerializer``).
 """
@@ -10,26 +11,22 @@ play, or text ``flush`` / ``transfer:<reason>`` / ``hangup:<reason>`` (see ``Sip
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import socket
 import time
-from collections import deque
 from collections.abc import Callable
 
 from loguru import logger
 
-from callbot.sip.rtp_wire import (
-    PACKET_MS,
-    SAMPLES_PER_PACKET,
-    DtmfDetector,
-    RtpError,
-    RtpPacket,
-)
+from callbot.bridge.transport import Pacing
+from callbot.sip.pacer import PACKET_SEC, PacedStream, RtpPacer
+from callbot.sip.rtp_wire import SAMPLES_PER_PACKET, DtmfDetector, RtpError, RtpPacket
 
 #: The value of a silent sample in each codec (what we send while the bot listens).
 SILENCE_BYTE = {0: b"\xff", 8: b"\xd5"}
-PACKET_SEC = PACKET_MS / 1000
+#: The pipeline queues the bot's audio this far ahead of the pacer, so that an event-loop stall
+#: does not starve it; barge-in flushes the queue, so the caller hears none of it afterwards.
+SIP_PACING = Pacing(send_ahead_sec=0.2, frame_ms=40)
 
 
 def bind_rtp_socket(host: str, port_min: int, port_max: int) -> socket.socket:
@@ -49,36 +46,34 @@ def bind_rtp_socket(host: str, port_min: int, port_max: int) -> socket.socket:
 
 
 class RtpMedia(asyncio.DatagramProtocol):
-    """One call's RTP: receive, DTMF, latching, paced sending, timeout."""
+    """One call's RTP: receive, DTMF, latching, timeout; sending is ``PacedStream``'s, in the
+    pacer's thread. Built in the event loop, on the socket of ``bind_rtp_socket``."""
 
-    def __init__(self, payload_type: int, event_type: int | None, remote: tuple[str, int],
-                 timeout_sec: float, on_control: Callable[[str, str], None], log=logger) -> None:
+    def __init__(self, sock: socket.socket, pacer: RtpPacer, payload_type: int,
+                 event_type: int | None, remote: tuple[str, int], timeout_sec: float,
+                 on_control: Callable[[str, str], None], log=logger) -> None:
         self.payload_type, self.event_type = payload_type, event_type
-        self.remote = remote
-        self.timeout_sec = timeout_sec
+        self._sock, self._pacer = sock, pacer
         self._on_control = on_control  # (verb, argument) for transfer / hangup
         self._log = log
         self._incoming: asyncio.Queue[bytes | str | None] = asyncio.Queue()
-        self._outgoing: deque[bytes] = deque()
         self.drained = asyncio.Event()  # set whenever everything queued has been sent
+        self.drained.set()
+        silence = SILENCE_BYTE.get(payload_type, b"\xff") * SAMPLES_PER_PACKET
+        self.stream = PacedStream(sock, payload_type, remote, silence, asyncio.get_running_loop(),
+                                  self._on_drained, self._on_timeout, timeout_sec)
         self._partial = b""
         self._dtmf = DtmfDetector()
         self._transport: asyncio.DatagramTransport | None = None
-        self._sender: asyncio.Task | None = None
         self._latched = False
         self._ended = False
-        self.on_hold = False
-        self.last_packet_at = time.monotonic()
-        self.packets_in = self.packets_out = self.bad_packets = 0
-        self._ssrc = random.getrandbits(32)
-        self._sequence = random.getrandbits(16)
-        self._timestamp = random.getrandbits(32)
+        self.packets_in = self.bad_packets = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def open(self, sock: socket.socket) -> None:
+    async def open(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, sock=sock)
-        self._sender = asyncio.create_task(self._send_loop(), name="rtp-sender")
+        await loop.create_datagram_endpoint(lambda: self, sock=self._sock)
+        self._pacer.add(self.stream)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -98,14 +93,10 @@ class RtpMedia(asyncio.DatagramProtocol):
     async def shutdown(self) -> None:
         """Stop sending and close the socket: the end of the SIP call, not of the pipeline."""
         self.end("closed")
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sender
-            self._sender = None
+        self._pacer.remove(self.stream)
         if self._transport is not None:
             self._transport.close()
-        self._log.info(f"rtp: {self.packets_in} packets in, {self.packets_out} out, "
+        self._log.info(f"rtp: {self.packets_in} packets in, {self.stream.packets_out} out, "
                        f"{self.bad_packets} unusable")
 
     # --- BridgeConnection --------------------------------------------------------------------
@@ -130,53 +121,39 @@ class RtpMedia(asyncio.DatagramProtocol):
     def queue_audio(self, payload: bytes) -> None:
         data = self._partial + payload
         whole = len(data) - len(data) % SAMPLES_PER_PACKET
-        self._outgoing.extend(data[i:i + SAMPLES_PER_PACKET]
-                              for i in range(0, whole, SAMPLES_PER_PACKET))
-        self._partial = data[whole:]
-        if self._outgoing:
+        if whole:
             self.drained.clear()
+            self.stream.queue([data[i:i + SAMPLES_PER_PACKET]
+                               for i in range(0, whole, SAMPLES_PER_PACKET)])
+        self._partial = data[whole:]
 
     def flush(self) -> None:
         """Barge-in: what has not left yet is dropped."""
-        self._outgoing.clear()
+        self.stream.flush()
         self._partial = b""
         self.drained.set()
 
     def retarget(self, remote: tuple[str, int], on_hold: bool) -> None:
         """A re-INVITE moved or held the media: send there, and latch again."""
-        self.remote, self._latched, self.on_hold = remote, False, on_hold
-        self.last_packet_at = time.monotonic()
+        self.stream.remote, self._latched, self.stream.on_hold = remote, False, on_hold
+        self.stream.last_heard = time.monotonic()
+
+    @property
+    def remote(self) -> tuple[str, int]:
+        return self.stream.remote
 
     @property
     def queued_sec(self) -> float:
-        return len(self._outgoing) * PACKET_SEC
+        return self.stream.pending * PACKET_SEC
 
-    async def _send_loop(self) -> None:
-        """One packet every 20 ms on an absolute clock; silence when the bot has nothing to say."""
-        silence = SILENCE_BYTE.get(self.payload_type, b"\xff") * SAMPLES_PER_PACKET
-        next_at = time.monotonic()
-        marker = True
-        while True:
-            now = time.monotonic()
-            if now - self.last_packet_at > self.timeout_sec and not self.on_hold:
-                self._log.warning(f"rtp: no media for {self.timeout_sec:.0f} s")
-                self._on_control("timeout", "rtp_timeout")
-                return
-            payload = self._outgoing.popleft() if self._outgoing else silence
-            if not self._outgoing:
-                self.drained.set()
-            if self._transport is not None and not self.on_hold:
-                packet = RtpPacket(self.payload_type, self._sequence, self._timestamp, self._ssrc,
-                                   payload, marker)
-                self._transport.sendto(bytes(packet), self.remote)
-                self.packets_out += 1
-                self._sequence += 1
-                marker = False
-            self._timestamp += SAMPLES_PER_PACKET
-            next_at += PACKET_SEC
-            if next_at < now - 5 * PACKET_SEC:  # the loop stalled: restart the clock
-                next_at = now
-            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    # --- from the pacer thread, run in the loop ----------------------------------------------
+    def _on_drained(self) -> None:
+        if not self.stream.pending:  # nothing queued since the pacer sent the last payload
+            self.drained.set()
+
+    def _on_timeout(self) -> None:
+        self._log.warning(f"rtp: no media for {self.stream.timeout_sec:.0f} s")
+        self._on_control("timeout", "rtp_timeout")
 
     # --- audio in ----------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -188,10 +165,11 @@ class RtpMedia(asyncio.DatagramProtocol):
                 self._log.debug(f"rtp: {exc}")
             return
         if not self._latched:  # symmetric RTP: answer where the media really comes from
-            if addr != self.remote:
+            if addr != self.stream.remote:
                 self._log.info(f"rtp: latched to the caller's source {addr[0]}:{addr[1]}")
-            self.remote, self._latched = addr, True
-        self.last_packet_at = time.monotonic()
+                self.stream.remote = addr
+            self._latched = True
+        self.stream.last_heard = time.monotonic()
         self.packets_in += 1
         if self._ended:
             return

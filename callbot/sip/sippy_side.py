@@ -8,6 +8,7 @@ and acts on a call only through ``ED2.callFromThread`` (see ``SipCallLeg``'s met
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sys
 import traceback
@@ -40,6 +41,7 @@ from sippy.SipHeader import SipHeader
 from sippy.SipReferredBy import SipReferredBy
 from sippy.SipReferTo import SipReferTo
 from sippy.SipRegistrationAgent import SipRegistrationAgent
+from sippy.SipRequest import SipRequest
 from sippy.SipTransactionManager import SipTransactionManager
 from sippy.SipURL import SipURL
 from sippy.SipWWWAuthenticate import SipWWWAuthenticate
@@ -67,6 +69,8 @@ class SignallingEvents(Protocol):
     """The asyncio side (``SipEndpoint``); called in the sippy thread, must not block."""
 
     def admit(self, source: str) -> Admission: ...
+
+    def available(self) -> bool: ...  # False while draining: OPTIONS probes get 503
 
     def offered(self, leg: SipCallLeg, offer: SdpOffer, caller: str | None) -> None: ...
 
@@ -105,7 +109,9 @@ SipParseError.getResponse = _parse_error_response
 class _GuardedTransactionManager(SipTransactionManager):
     """sippy's, minus two faults of its receive path: it decodes UTF-8 outside its error
     handling (one byte of Latin-1 and the message is an unhandled error), and it prints a
-    response with an impossible status code, SIP text and all, to stdout."""
+    response with an impossible status code, SIP text and all, to stdout; and it reads a
+    header only when it first needs it, deep in its transaction layer, where a garbled one
+    is an unhandled error that may leave a transaction open for good."""
 
     def handleIncoming(self, data_in, ra, server, rtime):  # noqa: N802 - sippy's name
         if isinstance(data_in, bytes):
@@ -120,7 +126,30 @@ class _GuardedTransactionManager(SipTransactionManager):
             if status.isascii() and status.isdigit() and not 100 <= int(status) <= 999:
                 logger.warning(f"sip: response from {ra} with status {status[:10]}; dropped")
                 return None
+        elif self._unreadable_header(data_in, ra, server):
+            return None
         return super().handleIncoming(data_in, ra, server, rtime)
+
+    def _unreadable_header(self, text: str, ra, server) -> bool:
+        """Read every header first; a garbled one: 400 if the answer can be built, a log line."""
+        try:
+            req = SipRequest(text)
+        except Exception:  # noqa: BLE001 - sippy's parser says why (a log line, maybe a 400)
+            return False
+        for header in req.headers:
+            try:
+                header.getBody()
+            except Exception as exc:  # noqa: BLE001 - any parse failure of any header class
+                name, error = header.name, type(exc).__name__
+                break
+        else:
+            return False
+        logger.warning(f"sip: request from {ra} with an unreadable {name[:30]} header ({error}); "
+                       "refused")
+        with contextlib.suppress(Exception):  # the 400 needs readable Via, From, To, CSeq…
+            self.transmitMsg(server, req.genResponse(400, f"Bad Request - unreadable {name} header"),
+                             ra.address, None)
+        return True
 
 
 class _QuietSipLogger:
@@ -325,8 +354,9 @@ class SippyStack:
         method = req.getMethod()
         if req.getHFBody("to").getTag() is not None:
             return (req.genResponse(481, "Call Leg/Transaction Does Not Exist"), None, None)
-        if method == "OPTIONS":
-            return (req.genResponse(200, "OK"), None, None)
+        if method == "OPTIONS":  # a proxy's probe: a draining bot is taken out of its rotation
+            status = (200, "OK") if self.events.available() else (503, "Service Unavailable")
+            return (req.genResponse(*status), None, None)
         if method != "INVITE":
             return (req.genResponse(501, "Not Implemented"), None, None)
         refusal = self._check_invite(req, source)

@@ -166,9 +166,13 @@ async def call_detail(engine: AsyncEngine, call_id: str) -> tuple[dict, list[dic
     return dict(call._mapping), sorted(steps, key=lambda s: (s["seq"], s["at"]))
 
 
-async def channels(engine: AsyncEngine) -> list[str]:
+async def channels(engine: AsyncEngine, where: CallFilter) -> list[str]:
+    """The channels calls came by in the filter's days (the day index, not every call)."""
+    days = CallFilter(where.first_day, where.last_day).where()
     async with engine.connect() as connection:
-        return [c for (c,) in await connection.execute(select(calls.c.channel).distinct())]
+        found = [c for (c,) in await connection.execute(
+            select(calls.c.channel).where(*days).distinct())]
+    return sorted({*found, *([where.channel] if where.channel else [])})
 
 
 async def outcome_totals(engine: AsyncEngine) -> dict[str, int]:

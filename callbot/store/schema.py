@@ -62,6 +62,7 @@ turns = Table(
     Column("latencies", Text),  # JSON of the per-stage latencies
     UniqueConstraint("call_id", "seq", name="uq_turns_call_seq"),
     Index("ix_turns_at_stats", "at", "intent", "action", "latency_ms"),
+    Index("ix_turns_intent_at_call", "intent", "at", "call_id"),
     Index("ix_turns_not_understood", "at", "intent", "call_id",
           sqlite_where=text(NOT_UNDERSTOOD_SQL), postgresql_where=text(NOT_UNDERSTOOD_SQL)),
 )

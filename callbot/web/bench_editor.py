@@ -94,8 +94,10 @@ async def _measure(chat: ChatProcess, server: TestServer, token: str) -> dict:
                                               lambda turn: marker in turn["bot"],
                                               LIVE_TIMEOUT_SEC, pressed)
         pressed = time.monotonic()
+        # A variant new at each run, so the model is never already in the cache.
+        minute = time.strftime("%H heures %M")
         examples_save = await _save(client, url, examples=f"{NEW_SENTENCE}\n"
-                                    "le petit a pointé le bout de son nez ce matin")
+                                    f"le petit a pointé le bout de son nez à {minute}")
         examples_live = await asyncio.to_thread(chat.until, NEW_SENTENCE,
                                                 lambda turn: turn["intent"] == TOPIC,
                                                 LIVE_TIMEOUT_SEC, pressed)

@@ -109,7 +109,7 @@ async def call_list(request: web.Request) -> dict:
     engine = request.app[ENGINE]
     rows = await queries.list_calls(engine, where, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
     return {"where": where, "calls": rows[:PAGE_SIZE], "page": page,
-            "more": len(rows) > PAGE_SIZE, "channels": await queries.channels(engine),
+            "more": len(rows) > PAGE_SIZE, "channels": await queries.channels(engine, where),
             "outcomes": OUTCOMES, "query": dict(request.query)}
 
 
