@@ -7,6 +7,7 @@ calls in progress finish (up to ``DRAIN_SEC``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ class Listeners:
 
 
 async def start_listeners(settings: Settings, stack: VoiceStack) -> Listeners:
+    # The models are loaded: a full collection during calls no longer walks their objects
+    # (measured: such collections stalled every call's RTP for up to 1 s with 20 SIP calls).
+    gc.collect()
+    gc.freeze()
     voice = settings.voice
     app = web.Application()
     limits = BridgeLimits.from_settings(voice)

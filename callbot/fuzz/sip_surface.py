@@ -156,6 +156,12 @@ def needs_no_answer(data: bytes) -> str | None:
     return None
 
 
+def _via_is_ours(data: bytes, here: int) -> bool:
+    """The first Via, as the seeds wrote it: an answer would come back to this socket."""
+    return re.search(rb"\r\nVia: SIP/2\.0/UDP 127\.0\.0\.1:%d;branch=z9hG4bKfz\d+;rport\r\n"
+                     % here, data) is not None and data.count(b"\nVia:") == 1
+
+
 def _reply(wire: SipWire, number: int, future: asyncio.Future[bytes]) -> str | None:
     reply = future.result() if future.done() else wire.provisional.get(number)
     return f"reply_{reply[8:11].decode(errors='replace')}" if reply is not None else None
@@ -193,6 +199,8 @@ def sip_surface(wire: SipWire, here: int, reply_sec: float = 0.1,
                 if log_lines() > lines_before:
                     return "logged"
                 await asyncio.sleep(0.02)
+            if not _via_is_ours(data, here):  # answers go to the Via (RFC 3261 §18.2.2)
+                return "via_elsewhere"
             if len(data) > SIPPY_READ_BYTES:  # a third of the default receive buffer: the
                 return "silent_oversized"  # kernel drops it if anything else is queued
             if len(wire.silent) < 20:
@@ -203,7 +211,7 @@ def sip_surface(wire: SipWire, here: int, reply_sec: float = 0.1,
             wire.provisional.pop(number, None)
 
     return Surface("sip", feed, seeds(wire.port, here), TOKENS, concurrency=concurrency,
-                   hang_sec=reply_sec + 2, close=None)
+                   hang_sec=reply_sec + 5, close=None)  # checked: up to ~2 s for the log
 
 
 async def flood(wire: SipWire, here: int, count: int, wait_sec: float = 5.0) -> Counter[str]:

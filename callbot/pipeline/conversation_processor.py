@@ -35,7 +35,7 @@ from pipecat.transports.base_output import BaseOutputTransport
 from callbot.conversation import prompts
 from callbot.conversation.call_events import LineEventKind
 from callbot.conversation.session import BotTurn, Conversation
-from callbot.pipeline.frames import HangupCallFrame, TransferCallFrame
+from callbot.pipeline.frames import HangupCallFrame, NothingRecognisedFrame, TransferCallFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
 
 TICK_SEC = 0.25
@@ -86,6 +86,9 @@ class ConversationProcessor(FrameProcessor):
             await self._maybe_barge_in()
         elif isinstance(frame, TranscriptionFrame):
             await self._on_transcript(frame)
+            return
+        elif isinstance(frame, NothingRecognisedFrame):
+            self._turns.answered()  # noise, not words: no hold-on prompt for it
             return
         elif isinstance(frame, InputDTMFFrame):
             self._record(LineEventKind.DTMF, str(frame.button.value))

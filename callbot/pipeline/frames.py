@@ -33,6 +33,11 @@ class CallerHungUpFrame(SystemFrame):
 
 
 @dataclass
+class NothingRecognisedFrame(SystemFrame):
+    """The caller made a sound (a cough, line noise) but no word came of it: no answer is owed."""
+
+
+@dataclass
 class BridgeFlowFrame(SystemFrame):
     """Flow control from the peer (chan_websocket MEDIA_XOFF / MEDIA_XON)."""
 

@@ -39,6 +39,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from callbot import faults
+from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.speech.audio import SAMPLE_WIDTH_BYTES, mean_word_confidence
 from callbot.speech.decoder_pool import run_decoder
 from callbot.speech.vosk_model import UNKNOWN_WORD, VoskModel
@@ -256,6 +257,7 @@ class VoskSTTService(STTService):
         result = transcript_result([*segments, final])
         if not result["text"]:
             logger.debug("{}: speech without any recognised word", self)
+            await self.push_frame(NothingRecognisedFrame())
             return
         self.request_finalize()
         self.confirm_finalize()

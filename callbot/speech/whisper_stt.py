@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 
 from faster_whisper import WhisperModel
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.transcriptions.language import Language
 
+from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.speech.audio import resample_pcm16
 
 WHISPER_RATE_HZ = 16000
@@ -90,5 +91,9 @@ class LocalWhisperSTTService(WhisperSTTService):
         if self.sample_rate != WHISPER_RATE_HZ:
             audio = await asyncio.to_thread(resample_pcm16, audio, self.sample_rate,
                                             WHISPER_RATE_HZ)
+        heard = False
         async for frame in super().run_stt(audio):
+            heard = heard or (isinstance(frame, TranscriptionFrame) and bool(frame.text.strip()))
             yield frame
+        if not heard:  # noise: tell the conversation no answer is owed
+            yield NothingRecognisedFrame()
