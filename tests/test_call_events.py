@@ -51,3 +51,23 @@ def test_failing_sink_does_not_break_the_call(brain: Brain) -> None:
     conversation.sinks.insert(0, broken)
     greeting = conversation.start()
     assert "assistant automatique" in greeting.text and len(events) == 2
+
+
+def test_a_refused_hand_over_closes_the_record_again_as_transfer_failed(brain: Brain) -> None:
+    """The SIP layer learns after the close that the PBX refused the REFER."""
+    events: list[CallEvent] = []
+    conversation = _conversation(brain, events)
+    conversation.start()
+    conversation.hear("je voudrais parler à quelqu'un s'il vous plaît")
+    conversation.transfer_failed("sip: REFER answered 603")
+    conversation.transfer_failed("again")  # once only
+    closes = [e for e in events if isinstance(e, CallClosed)]
+    assert [(c.outcome, c.transfer_reason, c.detail) for c in closes] == [
+        (CallOutcome.TRANSFERRED, "caller_asked", ""),
+        (CallOutcome.TRANSFER_FAILED, "caller_asked", "sip: REFER answered 603")]
+    resolved: list[CallEvent] = []
+    other = _conversation(brain, resolved)
+    other.start()
+    other.close(CallOutcome.ABANDONED)
+    other.transfer_failed("no transfer was asked")  # not transferred: nothing to correct
+    assert [e.outcome for e in resolved if isinstance(e, CallClosed)] == [CallOutcome.ABANDONED]

@@ -5,8 +5,11 @@ SIP-aware variants of them (a header deleted, doubled or huge, a lying Content-L
 of absurd SDP, an unknown method, invalid UTF-8, a 64 KB datagram); the benchmark's byte
 mutator (``callbot.fuzz.mutate``) then works on those. Each input gets a Call-ID of its own
 (``FZID`` in the seeds), so a reply is told apart from the others' and from retransmissions.
-An input's outcome is the status of the reply, ``no_reply`` (dropped), or, when the caller
-can see the server's log, ``logged`` (dropped with a log line) / ``silent``.
+An input's outcome is the status of the reply (``reply_400``…); else why none was due
+(``ack``, ``too_short``, ``stray_response``, ``repeated``: sippy's retransmission cache,
+``via_elsewhere``: the answer went to the mutated Via); else ``no_reply``, or, when the
+caller can see the server's log, ``logged`` (dropped with a log line), ``silent_oversized``
+(over 8 KB: the kernel may drop it before sippy reads) or ``silent`` (a bug).
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ SipParseError.getResponse = _parse_error_response
 
 
 class _GuardedTransactionManager(SipTransactionManager):
-    """sippy's, minus two faults of its receive path: it decodes UTF-8 outside its error
+    """sippy's, minus faults of its receive path: it decodes UTF-8 outside its error
     handling (one byte of Latin-1 and the message is an unhandled error), and it prints a
     response with an impossible status code, SIP text and all, to stdout; and it reads a
     header only when it first needs it, deep in its transaction layer, where a garbled one
@@ -131,11 +131,17 @@ class _GuardedTransactionManager(SipTransactionManager):
         return super().handleIncoming(data_in, ra, server, rtime)
 
     def _unreadable_header(self, text: str, ra, server) -> bool:
-        """Read every header first; a garbled one: 400 if the answer can be built, a log line."""
+        """Read every header first; a garbled one (or version): 400 (505) if the answer can be
+        built, and a log line."""
         try:
             req = SipRequest(text)
         except Exception:  # noqa: BLE001 - sippy's parser says why (a log line, maybe a 400)
             return False
+        if req.sipver != "SIP/2.0":  # sippy would answer in the same garbled version
+            logger.warning(f"sip: request from {ra} in version {req.sipver[:20]!r}; refused")
+            req.sipver = "SIP/2.0"
+            self._refuse(req, 505, "Version Not Supported", ra, server)
+            return True
         for header in req.headers:
             try:
                 header.getBody()
@@ -146,10 +152,16 @@ class _GuardedTransactionManager(SipTransactionManager):
             return False
         logger.warning(f"sip: request from {ra} with an unreadable {name[:30]} header ({error}); "
                        "refused")
-        with contextlib.suppress(Exception):  # the 400 needs readable Via, From, To, CSeq…
-            self.transmitMsg(server, req.genResponse(400, f"Bad Request - unreadable {name} header"),
-                             ra.address, None)
+        self._refuse(req, 400, f"Bad Request - unreadable {name} header", ra, server)
         return True
+
+    def _refuse(self, req: SipRequest, code: int, reason: str, ra, server) -> None:
+        """Answer outside any transaction (never an ACK; the answer needs readable Via, From,
+        To, Call-ID and CSeq, else nothing is sent)."""
+        if req.getMethod() == "ACK":
+            return
+        with contextlib.suppress(Exception):
+            self.transmitMsg(server, req.genResponse(code, reason), ra.address, None)
 
 
 class _QuietSipLogger:
