@@ -72,8 +72,20 @@ async def barrage(server: VoiceServer, port: int, inputs: int, seed: int, flood_
     return {**figures, "flood": dict(flooded.most_common()),
             "server_rss_start_mb": round(rss_start, 1), "server_rss_end_mb": round(rss_end, 1),
             "server_rss_peak_mb": round(max(peak), 1), "server_alive": server.process.poll() is None,
+            "server_rss_each_minute_mb": [round(mb, 1) for mb in peak[::60]],
             "server_errors": server.log_text().count(" | ERROR "),
+            "first_server_error": _first_error(server),
             "silent_inputs": [repr(data) for data in wire.silent]}
+
+
+def _first_error(server: VoiceServer) -> str | None:
+    """The first ERROR line and the end of its traceback (the bench keeps no log file)."""
+    log = server.log_text()
+    start = log.find(" | ERROR ")
+    if start < 0:
+        return None
+    lines = re.split(r"\n(?=\d{4}-\d\d-\d\d )", log[start:start + 20_000], maxsplit=1)[0].splitlines()
+    return "\n".join(lines[:1] + lines[-4:])
 
 
 async def _sample_rss(server: VoiceServer, peak: list[float]) -> None:
