@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from callbot.conversation.call_events import CallOutcome, LineEventKind
+from callbot.store.rollups import forget
 from callbot.store.schema import calls, line_events, turns
 
 DEAD_PROCESS_DETAIL = "process_died"
@@ -60,7 +61,7 @@ async def close_dead_calls(connection: AsyncConnection, own_node: str,
     rows = (await connection.execute(
         select(calls.c.id, calls.c.node, calls.c.started_at).where(calls.c.outcome.is_(None))
     )).all()
-    closed = []
+    closed, days = [], set()
     for call_id, node, started_at in rows:
         stale = stale_before is not None and started_at < stale_before
         if not (stale or is_dead_node(node, own_node)):
@@ -78,4 +79,6 @@ async def close_dead_calls(connection: AsyncConnection, own_node: str,
             call_id=call_id, seq=seq + 1, at=ended_at, kind=str(LineEventKind.ERROR),
             detail=detail))
         closed.append(call_id)
+        days.add(started_at.date().isoformat())
+    await forget(connection, days)  # a past day's figures now count these calls as errors
     return closed
