@@ -55,6 +55,8 @@ AUTH_REALM = "callbot"
 CHALLENGE = (401, "Unauthorized")
 #: Headers without which an INVITE cannot start a dialog (sippy would fail on them later).
 REQUIRED_HEADERS = ("from", "to", "call-id", "cseq", "via", "contact")
+#: Headers a request carries once (RFC 3261 §7.3.1); two make sippy's transactions disagree.
+SINGLE_HEADERS = ("from", "to", "call-id", "cseq")
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,8 @@ class _GuardedTransactionManager(SipTransactionManager):
         return super().handleIncoming(data_in, ra, server, rtime)
 
     def _unreadable_header(self, text: str, ra, server) -> bool:
-        """Read every header first; a garbled one (or version): 400 (505) if the answer can be
-        built, and a log line."""
+        """Read every header first; a garbled or doubled one (or version): 400 (505) if the
+        answer can be built, and a log line."""
         try:
             req = SipRequest(text)
         except Exception:  # noqa: BLE001 - sippy's parser says why (a log line, maybe a 400)
@@ -142,6 +144,11 @@ class _GuardedTransactionManager(SipTransactionManager):
             req.sipver = "SIP/2.0"
             self._refuse(req, 505, "Version Not Supported", ra, server)
             return True
+        for name in SINGLE_HEADERS:  # sippy keys a transaction on the last, answers the first
+            if (count := req.countHFs(name)) > 1:
+                logger.warning(f"sip: request from {ra} with {count} {name} headers; refused")
+                self._refuse(req, 400, f"Bad Request - {count} {name} headers", ra, server)
+                return True
         for header in req.headers:
             try:
                 header.getBody()
