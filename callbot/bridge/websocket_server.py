@@ -85,13 +85,19 @@ async def _open(request: web.Request) -> tuple[web.WebSocketResponse, WebSocketC
         await ws.close(code=CLOSE_TRY_AGAIN_LATER, message=why.encode())
         return ws, None, None
     connection = WebSocketConnection(ws, limits)
-    return ws, connection, await _first_text(connection, limits.handshake_timeout_sec)
+    stack.admitting += 1  # released by the handler just before run_call counts the call
+    try:
+        return ws, connection, await _first_text(connection, limits.handshake_timeout_sec)
+    except BaseException:
+        stack.admitting -= 1
+        raise
 
 
 async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
     ws, connection, text = await _open(request)
     if connection is None:
         return ws
+    stack = request.app[STACK_KEY]
     try:
         if text is None:
             raise ControlError("no MEDIA_START within the handshake timeout")
@@ -105,11 +111,13 @@ async def asterisk_handler(request: web.Request) -> web.WebSocketResponse:
         logger.warning(f"chan_websocket handshake refused: {exc}")
         await ws.close(code=1002, message=str(exc).encode()[:120])
         return ws
+    finally:
+        stack.admitting -= 1  # no await from here until run_call counts the call
     call_id = event.call_id() or uuid.uuid4().hex
     serializer = ChanWebsocketSerializer(codec, _CODEC_RATES[codec], event.json_format)
     info = CallInfo(call_id, "asterisk-websocket", _CODEC_RATES[codec],
                     pacing=BUFFERING_PEER)  # Asterisk re-times the audio, flushes it on barge-in
-    await run_call(request.app[STACK_KEY], connection, serializer, info)
+    await run_call(stack, connection, serializer, info)
     return ws
 
 
@@ -117,22 +125,25 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
     ws, connection, text = await _open(request)
     if connection is None:
         return ws
+    stack = request.app[STACK_KEY]
     try:
         if text is None:
             raise GenericProtocolError('no {"type": "start"} within the handshake timeout')
         start = GenericMessage.parse(text)
         if start.type != "start":
             raise GenericProtocolError(f'expected {{"type": "start"}} first, got {start.type!r}')
+        call_id = start.call_id or uuid.uuid4().hex
+        await connection.send(outgoing("started", call_id=call_id))
     except GenericProtocolError as exc:
         logger.warning(f"generic bridge handshake refused: {exc}")
         with contextlib.suppress(ConnectionError):  # the peer may be gone already
             await connection.send(outgoing("error", message=str(exc)))
         await ws.close(code=1002)
         return ws
-    call_id = start.call_id or uuid.uuid4().hex
-    await connection.send(outgoing("started", call_id=call_id))
+    finally:
+        stack.admitting -= 1  # no await from here until run_call counts the call
     info = CallInfo(call_id, "websocket", start.sample_rate, start.caller, pacing=BUFFERING_PEER)
-    await run_call(request.app[STACK_KEY], connection, GenericSerializer(start.sample_rate), info)
+    await run_call(stack, connection, GenericSerializer(start.sample_rate), info)
     return ws
 
 

@@ -58,11 +58,12 @@ class VoiceStack:
     #: (text, sample rate) → PCM16, blocking; for words said outside a pipeline (SIP transfer failed)
     render_speech: Callable[[str, int], bytes] | None = None
     active_calls: int = 0
+    admitting: int = 0  # connections let in, still in their handshake: they hold a slot too
     accepting: bool = True  # false while shutting down: new calls are refused
     idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     def can_take_call(self, max_calls: int) -> bool:
-        return self.accepting and self.active_calls < max_calls
+        return self.accepting and self.active_calls + self.admitting < max_calls
 
     def call_started(self) -> None:
         self.active_calls += 1
