@@ -73,7 +73,7 @@ def server(nlu_cache: Path, brain: object, tmp_path_factory: pytest.TempPathFact
            "CALLBOT_SIP__TRANSFER_URI": "sip:standard@127.0.0.1:5999",
            "CALLBOT_SIP__SWITCHBOARD_NUMBER": SWITCHBOARD,
            "CALLBOT_SIP__TRANSFER_TIMEOUT_SEC": "3", "CALLBOT_SIP__RTP_TIMEOUT_SEC": "6",
-           "CALLBOT_SIP__ANSWER_DELAY_MS": "200",  # rings first, so that CANCEL can win
+           "CALLBOT_SIP__ANSWER_DELAY_MS": "800",  # rings first: CANCEL wins even on a loaded machine
            "CALLBOT_STORE__STATE_DIR": str(state_dir),
            "CALLBOT_STORE__PSEUDONYM_KEY": "sip-tests",
            "CALLBOT_SIP__AUTH_USER": TRUNK_USER, "CALLBOT_SIP__AUTH_PASSWORD": TRUNK_PASSWORD,
