@@ -162,17 +162,20 @@ class WebTarget:
             fields["csrf_token"] = self.csrf
         elif csrf_mode == 3:
             fields["csrf_token"] = values[-1]
+        # The session itself, not TestClient.get/post: those keep every response until close.
+        session, url = self.client.session, self.client.make_url(path)
         try:
             if method == "GET":
-                response = await self.client.get(path, params=fields, allow_redirects=False)
+                response = await session.get(url, params=fields, allow_redirects=False)
             elif flags & 4:  # raw body under a chosen content type
-                response = await self.client.post(
-                    path, data=data[2:], allow_redirects=False,
+                response = await session.post(
+                    url, data=data[2:], allow_redirects=False,
                     headers={"Content-Type": CONTENT_TYPES[(flags >> 3) % len(CONTENT_TYPES)],
                              "X-CSRF-Token": self.csrf if csrf_mode < 2 else ""})
             else:
-                response = await self.client.post(path, data=fields, allow_redirects=False)
+                response = await session.post(url, data=fields, allow_redirects=False)
             await response.read()
+            response.release()
         except TimeoutError as exc:
             raise FuzzFailure(f"{method} {template} did not answer in "
                               f"{REQUEST_TIMEOUT_SEC:.0f} s") from exc
