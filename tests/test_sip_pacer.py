@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from callbot.sip.media import RtpMedia, bind_rtp_socket
+from callbot.sip.media import MAX_QUEUED_PACKETS, RtpMedia, bind_rtp_socket
 from callbot.sip.pacer import MAX_CATCH_UP_SLOTS, PACKET_SEC, PacedStream, RtpPacer
 from callbot.sip.rtp_wire import SAMPLES_PER_PACKET, RtpPacket
 
@@ -160,3 +160,21 @@ async def test_media_timeout_and_drain_reach_the_loop(pacer: RtpPacer, sender: s
     packets = await receive(receiver, 4)
     assert [p.payload for p in packets[:3]] == [payload(7)] * 3
     assert packets[3].payload == SILENCE
+
+
+async def test_media_latches_to_the_first_source_and_bounds_its_queue(
+        pacer: RtpPacer, sender: socket.socket, receiver: socket.socket) -> None:
+    """Symmetric RTP answers the caller's real source; a stranger guessing the port is not
+    heard, and a flood cannot grow the queue past ``MAX_QUEUED_PACKETS``."""
+    media = RtpMedia(sender, pacer, 0, None, ("127.0.0.1", 9), 5.0, lambda verb, arg: None)
+    caller, stranger = ("127.0.0.1", 40000), ("127.0.0.1", 40002)
+    voice = bytes(RtpPacket(0, 1, 160, 5, payload(3)))
+    media.datagram_received(voice, caller)
+    assert media.stream.remote == caller
+    media.datagram_received(bytes(RtpPacket(0, 2, 320, 6, payload(9))), stranger)
+    assert (media.stream.remote, media.foreign_packets) == (caller, 1)
+    assert await media.receive() == payload(3)  # the stranger's packet never reached the call
+    for _ in range(MAX_QUEUED_PACKETS + 50):
+        media.datagram_received(voice, caller)
+    assert media._incoming.qsize() == MAX_QUEUED_PACKETS
+    assert media.dropped_packets == 50

@@ -26,6 +26,8 @@ from callbot.sip.rtp_wire import SAMPLES_PER_PACKET, DtmfDetector, RtpError, Rtp
 SILENCE_BYTE = {0: b"\xff", 8: b"\xd5"}
 #: The pipeline queues the bot's audio this far ahead of the pacer, so that an event-loop stall
 #: does not starve it; barge-in flushes the queue, so the caller hears none of it afterwards.
+#: Caller audio waiting for the pipeline (5 s at 50 packets/s); beyond, packets are dropped.
+MAX_QUEUED_PACKETS = 250
 SIP_PACING = Pacing(send_ahead_sec=0.2, frame_ms=40)
 
 
@@ -67,7 +69,7 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._latched = False
         self._ended = False
-        self.packets_in = self.bad_packets = 0
+        self.packets_in = self.bad_packets = self.foreign_packets = self.dropped_packets = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -97,7 +99,8 @@ class RtpMedia(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
         self._log.info(f"rtp: {self.packets_in} packets in, {self.stream.packets_out} out, "
-                       f"{self.bad_packets} unusable")
+                       f"{self.bad_packets} unusable, {self.foreign_packets} from strangers, "
+                       f"{self.dropped_packets} dropped (queue full)")
 
     # --- BridgeConnection --------------------------------------------------------------------
     async def receive(self) -> bytes | str | None:
@@ -169,11 +172,19 @@ class RtpMedia(asyncio.DatagramProtocol):
                 self._log.info(f"rtp: latched to the caller's source {addr[0]}:{addr[1]}")
                 self.stream.remote = addr
             self._latched = True
+        elif addr != self.stream.remote:  # strict: once latched, nobody else speaks in the call
+            self.foreign_packets += 1
+            if self.foreign_packets == 1:
+                self._log.warning(f"rtp: packets from {addr[0]}:{addr[1]}, not the caller: dropped")
+            return
         self.stream.last_heard = time.monotonic()
         self.packets_in += 1
         if self._ended:
             return
         if packet.payload_type == self.payload_type:
+            if self._incoming.qsize() >= MAX_QUEUED_PACKETS:  # a flood, or a stalled pipeline
+                self.dropped_packets += 1
+                return
             self._incoming.put_nowait(packet.payload)
         elif packet.payload_type == self.event_type and self.event_type is not None:
             try:
