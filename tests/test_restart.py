@@ -27,7 +27,12 @@ from callbot.store.recovery import close_dead_calls, this_node
 from callbot.store.writes import apply_records
 from callbot.voice_server import VoiceServer, free_port, voice_server
 from tests.call_timeline import stored_call, timed_call, wait_until
-from tests.test_store import _drop_schema, engine, make_store_settings  # noqa: F401
+from tests.test_store import (  # noqa: F401  (fixtures)
+    _drop_schema,
+    engine,
+    make_store_settings,
+    store_settings,
+)
 
 HOST = socket.gethostname()
 
@@ -39,14 +44,6 @@ def store_env(store: StoreSettings) -> dict[str, str]:
     if store.url:
         env |= {"CALLBOT_STORE__URL": store.url, "CALLBOT_STORE__SCHEMA_NAME": str(store.schema_name)}
     return env
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSettings]:
-    store = make_store_settings(request.param, tmp_path / "state")
-    yield store
-    if store.schema_name:
-        asyncio.run(_drop_schema(store.schema_name))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
