@@ -156,7 +156,9 @@ async def test_kill_9_spool_is_replayed_then_closed(nlu_cache: Path, tmp_path: P
         with voice_server(nlu_cache, **store_env(store)) as second:
             stored = await stored_call(store, "spooled")
         assert "records from orphaned spool" in second.log_text()
-        assert (stored.call["outcome"], stored.turns[0]["action"]) == ("error", "answer")
+        assert stored.call["outcome"] == "error"
+        # the kill may come before the answer's turn reached the spool: what was spooled is there
+        assert [turn["action"] for turn in stored.turns] in ([], ["answer"])
         assert not any(p.stat().st_size for p in spool_dir.glob("spool-*.jsonl"))
     finally:
         await _drop_schema(str(store.schema_name))
