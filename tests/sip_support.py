@@ -19,6 +19,7 @@ import numpy as np
 
 from callbot.bridge import g711
 from callbot.config import REPO_ROOT
+from callbot.sip.local_udp import LoopbackUdpEndpoint
 from callbot.sip.rtp_wire import (
     SAMPLES_PER_PACKET,
     RtpPacket,
@@ -93,25 +94,15 @@ def final_status(messages: str) -> int | None:
 
 
 @dataclass
-class RtpPeer(asyncio.DatagramProtocol):
+class RtpPeer(LoopbackUdpEndpoint):
     """The caller's RTP end: records what the bot sends, sends audio/DTMF back to it."""
 
     payload_type: int = 0
     received: list[tuple[float, RtpPacket]] = field(default_factory=list)
     bot_address: tuple[str, int] | None = None
     bot_heard: asyncio.Event = field(default_factory=asyncio.Event)
-    transport: asyncio.DatagramTransport | None = None
     sequence: int = 1000
     timestamp: int = 160000
-
-    async def open(self) -> int:
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
-        assert self.transport is not None
-        return self.transport.get_extra_info("sockname")[1]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received.append((time.time(), RtpPacket.parse(data)))

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from callbot.fuzz.surface import Surface
+from callbot.sip.local_udp import LoopbackUdpEndpoint
 
 #: The largest UDP payload over IPv4.
 MAX_DATAGRAM = 65_507
@@ -107,25 +108,15 @@ def seeds(port: int, here: int, variants: int = 400, seed: int = 0) -> tuple[byt
     return (*(v.encode() for v in valid), *(structural(rng.choice(valid), rng) for _ in range(variants)))
 
 
-class SipWire(asyncio.DatagramProtocol):
+class SipWire(LoopbackUdpEndpoint):
     """One UDP socket: sends inputs, hands each reply to the input whose Call-ID it carries."""
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.transport: asyncio.DatagramTransport | None = None
         self.waiting: dict[int, asyncio.Future[bytes]] = {}
         self.provisional: dict[int, bytes] = {}
         self.silent: list[bytes] = []  # the first inputs dropped without a log line
         self.replies = 0
-
-    async def open(self) -> int:
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=("127.0.0.1", 0))
-        assert self.transport is not None
-        return self.transport.get_extra_info("sockname")[1]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         """Final replies settle the input's future; a provisional one only if nothing follows."""
