@@ -25,7 +25,14 @@ from callbot.store.calllog import CallLogWriter
 from callbot.store.database import engine_from_settings, migrate
 from callbot.web.app import init_app
 from tests.conftest import DATA_DIR
-from tests.test_store import _drop_schema, _wait_for, make_store_settings, scripted_call
+from tests.test_store import (
+    PG_URL,
+    _drop_schema,
+    _Proxy,
+    _wait_for,
+    make_store_settings,
+    scripted_call,
+)
 
 PASSWORD = "correct horse battery"
 ROLES = ("ops", "editor", "admin")
@@ -277,3 +284,33 @@ def test_users_command_line(web_settings: Settings, tmp_path: Path) -> None:
     assert run("passwd", "marie", "--password-stdin", stdin="another long one\n").returncode == 0
     assert run("disable", "marie").returncode == 0
     assert "marie\teditor\tdisabled" in run("list").stdout
+
+
+async def test_health_is_503_while_postgresql_is_cut_then_200_again(
+        aiohttp_client: object, small_data: Path, nlu_cache: Path, tmp_path: Path) -> None:
+    """A load balancer must take the web app out of rotation while its database is unreachable
+    (a TCP relay to the real PostgreSQL is switched off mid-run) and back in once it returns."""
+    proxy = _Proxy()
+    store = make_store_settings("postgresql", tmp_path / "state")
+    store = store.model_copy(update={"url": PG_URL.replace(":5432/", f":{proxy.port}/")})
+    engine = engine_from_settings(store)
+    try:
+        await migrate(engine, store.schema_name)
+        settings = Settings(data_dir=small_data, nlu={"cache_dir": nlu_cache}, store=store)
+        client = await aiohttp_client(init_app(settings, engine))  # type: ignore[operator]
+        assert (await client.get("/health")).status == 200
+        proxy.cut()
+        cut = await client.get("/health")
+        assert cut.status == 503 and (await cut.json()) == {"status": "database unreachable"}
+        proxy.restore()
+        statuses = []
+        for _ in range(20):  # the pool drops its dead connections, then answers again
+            statuses.append((await client.get("/health")).status)
+            if statuses[-1] == 200:
+                break
+            await asyncio.sleep(0.25)
+        assert statuses[-1] == 200, statuses
+    finally:
+        proxy.cut()
+        await engine.dispose()
+        await _drop_schema(store.schema_name)
