@@ -1,6 +1,11 @@
 """``callbot call``: a scripted caller for a running bot, over the generic WebSocket protocol
 or AudioSocket. Plays WAV files (8 or 16 kHz mono 16-bit) in real time, presses keys,
-records the bot's audio and measures how fast it answers."""
+records the bot's audio and measures how fast it answers.
+
+The caller keeps a ``Timeline`` of what went over the wire; the figures of the report (greeting,
+turn and answer latencies) are computed from it when the call is over, as a person on the line
+would have heard the call (``callbot.turn_timing`` says exactly how).
+"""
 
 from __future__ import annotations
 
@@ -19,12 +24,19 @@ import aiohttp
 from callbot.bridge.audiosocket_wire import HEADER_BYTES, AudioSocketMessage, Kind, read_header
 from callbot.bridge.generic_wire import outgoing
 from callbot.playout import Playout
+from callbot.turn_timing import (
+    SPEECH_LEVEL,
+    CallerTurn,
+    Chunk,
+    Timeline,
+    TurnTiming,
+    greeting_ms,
+    turn_timings,
+)
 
 FRAME_SEC = 0.02
 #: Silence sent after each caller utterance, so the bot's VAD sees the end of speech.
 TRAILING_SILENCE_SEC = 1.0
-#: Peak sample level above which a 20 ms frame counts as speech (16-bit PCM).
-SPEECH_LEVEL = 600
 #: Audio this recent means the bot is talking right now.
 BOT_TALKING_SEC = 0.1
 #: The bot is considered done talking after this long without audio.
@@ -42,12 +54,14 @@ class Step:
 @dataclass
 class CallReport:
     call_id: str = ""
-    greeting_latency_ms: float | None = None
-    turn_latencies_ms: list[float] = field(default_factory=list)  # speech end → first bot audio
+    greeting_latency_ms: float | None = None  # call started → the greeting's first word heard
+    turn_latencies_ms: list[float] = field(default_factory=list)  # speech end → bot audio heard
     # speech end → the answer's turn report (recognition + NLU + policy done; no TTS yet), and
     # how many times the bot spoke before it: "un instant" while the answer was late
     answer_latencies_ms: list[float] = field(default_factory=list)
     spoke_before_answer: int = 0
+    timings: list[TurnTiming] = field(default_factory=list)  # per caller turn, see turn_timing
+    timeline: Timeline | None = None
     turns: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     bot_audio: bytearray = field(default_factory=bytearray)
@@ -59,7 +73,9 @@ class CallReport:
         return {"call_id": self.call_id, "greeting_latency_ms": self.greeting_latency_ms,
                 "turn_latencies_ms": self.turn_latencies_ms,
                 "answer_latencies_ms": self.answer_latencies_ms,
-                "spoke_before_answer": self.spoke_before_answer, "turns": self.turns,
+                "spoke_before_answer": self.spoke_before_answer,
+                "overlapped_turns": sum(t.overlapped for t in self.timings),
+                "turns_cut_early": sum(t.cut_early for t in self.timings), "turns": self.turns,
                 "events": self.events, "bot_audio_sec": len(self.bot_audio) / 2 / 8000,
                 "ended_by": self.ended_by, "frames_received": self.playout.frames,
                 "late_frames": self.playout.late}
@@ -106,27 +122,43 @@ class _Caller:
         self.waiting_since: float | None = None  # end of caller speech, awaiting first bot audio
         self.answer_awaited_since: float | None = None  # … awaiting the answer's turn report
         self.closed = asyncio.Event()
-        self.started_at = time.monotonic()
+        self.timeline = Timeline(rate, time.monotonic())
+        self.report.timeline = self.timeline
+
+    def start(self) -> None:
+        """The call's start message has just been sent: the greeting latency counts from here."""
+        self.timeline.started_at = time.monotonic()
 
     def on_bot_audio(self, pcm: bytes) -> None:
         now = time.monotonic()
-        if not self.report.bot_audio and self.report.greeting_latency_ms is None:
-            self.report.greeting_latency_ms = round((now - self.started_at) * 1000, 1)
-        if self.waiting_since is not None:
-            self.report.turn_latencies_ms.append(round((now - self.waiting_since) * 1000, 1))
-            self.waiting_since = None
+        self.timeline.bot.append(Chunk.of(now, pcm))
+        self.waiting_since = None
         self.last_audio_at = now
         self.report.bot_audio.extend(pcm)
         self.report.playout.arrive(now, len(pcm) / 2 / self.rate)
 
+    def on_clear(self) -> None:
+        """Barge-in: the bot took back its unplayed audio (a real peer drops its buffer)."""
+        self.timeline.clears.append(time.monotonic())
+
     def on_turn(self, turn: dict[str, Any]) -> None:
         """A bot turn report; the first one that answers the caller ends the wait for it."""
         self.report.turns.append(turn)
-        since = self.answer_awaited_since
-        if turn.get("caller") and since is not None:
-            self.report.answer_latencies_ms.append(round((time.monotonic() - since) * 1000, 1))
-            self.report.spoke_before_answer += int(self.last_audio_at > since)
+        self.timeline.reports.append((time.monotonic(), turn))
+        if turn.get("caller"):
             self.answer_awaited_since = None
+
+    def finish(self) -> CallReport:
+        """The call is over: the report's figures, from the timeline."""
+        report = self.report
+        report.timings = turn_timings(self.timeline)
+        report.greeting_latency_ms = greeting_ms(self.timeline)
+        report.turn_latencies_ms = [t.latency_ms for t in report.timings
+                                    if t.latency_ms is not None]
+        report.answer_latencies_ms = [round((t.answer_at - t.speech_end) * 1000, 1)
+                                      for t in report.timings if t.answer_at is not None]
+        report.spoke_before_answer = sum(t.before_answer for t in report.timings)
+        return report
 
     async def wait_answer(self) -> None:
         """Wait for the turn that answers what the caller said (protocols that report turns)."""
@@ -157,24 +189,27 @@ class _Caller:
         raise NotImplementedError
 
     async def play(self, pcm: bytes) -> None:
-        """Real-time 20 ms frames, then silence; marks the end of speech for latency."""
+        """Real-time 20 ms frames, then silence, each kept in the timeline as sent."""
         frame_bytes = int(self.rate * FRAME_SEC) * 2
         silence = bytes(int(self.rate * TRAILING_SILENCE_SEC) * 2)
         audio = pcm + silence
         speech_end = _speech_end(pcm, frame_bytes)
+        turn = CallerTurn()
+        self.timeline.caller.append(turn)
         next_at = time.monotonic()
         for offset in range(0, len(audio), frame_bytes):
             if self.closed.is_set():
                 return
             if speech_end <= offset < speech_end + frame_bytes:
-                # End of speech. If the bot is already talking (it answered a pause inside
-                # the sentence), there is no answer latency to measure for this turn.
+                # End of speech: from now on, wait for the answer (unless the bot is already
+                # talking: it answered a pause inside the sentence).
                 bot_talking = time.monotonic() - self.last_audio_at < BOT_TALKING_SEC
                 self.waiting_since = None if bot_talking else time.monotonic()
                 if self.reports_turns:
                     self.answer_awaited_since = time.monotonic()
-            chunk = audio[offset:offset + frame_bytes]
-            await self.send_audio(chunk.ljust(frame_bytes, b"\0"))
+            chunk = audio[offset:offset + frame_bytes].ljust(frame_bytes, b"\0")
+            turn.chunks.append(Chunk.of(time.monotonic(), chunk))
+            await self.send_audio(chunk)
             next_at += FRAME_SEC
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -189,6 +224,7 @@ class _Caller:
                 await self.wait_answer()
             elif step.kind == "dtmf":
                 self.waiting_since = time.monotonic()
+                self.timeline.caller.append(CallerTurn(key_at=self.waiting_since))
                 await self.send_dtmf(step.value)
             else:
                 await asyncio.sleep(float(step.value))
@@ -217,6 +253,9 @@ class _WebSocketCaller(_Caller):
                 data = json.loads(message.data)
                 if data.get("type") == "turn":
                     self.on_turn(data)
+                elif data.get("type") == "clear":
+                    self.on_clear()
+                    self.report.events.append(data)
                 elif data.get("type") == "started":
                     self.report.call_id = data.get("call_id", "")
                 else:
@@ -260,7 +299,7 @@ async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
         bot = _WebSocketCaller(ws, rate)
         await ws.send_str(outgoing("start", call_id=uuid.uuid4().hex, sample_rate=rate,
                                    caller=caller))
-        bot.started_at = time.monotonic()
+        bot.start()
         receiver = asyncio.create_task(bot.receive(), name="call-receive")
         await bot.run_steps(steps, wait_greeting)
         if not bot.closed.is_set():
@@ -268,7 +307,7 @@ async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
             await ws.close()
         await receiver
         bot.report.close_code = ws.close_code
-        return bot.report
+        return bot.finish()
 
 
 async def call_audiosocket(host: str, port: int, steps: list[Step]) -> CallReport:
@@ -278,7 +317,7 @@ async def call_audiosocket(host: str, port: int, steps: list[Step]) -> CallRepor
     bot.report.call_id = call_id
     writer.write(bytes(AudioSocketMessage.uuid(call_id)))
     await writer.drain()
-    bot.started_at = time.monotonic()
+    bot.start()
     receiver = asyncio.create_task(bot.receive(), name="call-receive")
     await bot.run_steps(steps)
     if not bot.closed.is_set():
@@ -286,4 +325,4 @@ async def call_audiosocket(host: str, port: int, steps: list[Step]) -> CallRepor
         await writer.drain()
         writer.close()
     await receiver
-    return bot.report
+    return bot.finish()

@@ -231,6 +231,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.speech.bench",
     "callbot.voice_cli",
     "callbot.voice_bench",
+    "callbot.vad_bench",
     "callbot.load_bench",
     "callbot.sip_bench",
     "callbot.web.commands",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -75,7 +75,8 @@ class VoiceSettings(BaseModel):
     audiosocket_port: int = 9092  # 0 disables AudioSocket
     max_calls: int = 40
     stt_engine: str = "vosk"  # or "whisper" (faster-whisper, more CPU)
-    vad_stop_sec: float = 0.3
+    # silence that ends a turn; 0.25 holds comma pauses up to 350 ms (0.2: 275 ms), see README
+    vad_stop_sec: float = 0.25
     barge_in_min_sec: float = 0.6
     silence_timeout_sec: float = 8.0
     transfer_target: str = "switchboard"
@@ -86,6 +87,23 @@ class VoiceSettings(BaseModel):
     idle_timeout_sec: float = 30.0  # AudioSocket: nothing at all from the peer
     max_messages_per_sec: int = 250  # WebSocket/AudioSocket messages from one peer
     max_bytes_per_sec: int = 524288
+    drain_timeout_sec: float = 120.0  # SIGTERM: calls still running then go to a person
+
+
+#: The codecs the SIP endpoint speaks (callbot/sip/codecs.py), by SDP name.
+SIP_CODECS = ("G722", "PCMU", "PCMA")
+
+
+class DeadlineSettings(BaseModel):
+    """How long each stage of a call may take before it counts as hung (``callbot/hangs.py``):
+    past it, the caller hears the fallback prompt and goes to a person, as after a crash."""
+
+    stt_final_sec: float = 3.0  # end of speech (VAD) → final transcript
+    nlu_sec: float = 2.0  # one parse (with nlu.backend = "rasa": on top of rasa_timeout_sec)
+    kb_sec: float = 2.0  # the policy's answer, knowledge-base lookup included
+    # one sentence's synthesis → its audio; 2 s, not 3: nothing covers a mute synthesiser
+    # (the hold-on prompt goes through it), so this is dead air the caller hears
+    tts_first_audio_sec: float = 2.0
 
 
 class SipSettings(BaseModel):
@@ -110,6 +128,23 @@ class SipSettings(BaseModel):
     rtp_port_max: int = 20999
     rtp_timeout_sec: float = 30.0  # no media for this long ends the call
     answer_delay_ms: int = 0  # > 0: send 180 Ringing and answer after this long
+    #: Codecs we answer with, ours first among those offered; CALLBOT_SIP__CODECS=G722,PCMU,PCMA.
+    #: G722 runs the call's pipeline at 16 kHz, PCMU/PCMA at 8 kHz.
+    codecs: str = "G722,PCMU,PCMA"
+
+    @field_validator("codecs")
+    @classmethod
+    def _known_codecs(cls, value: str) -> str:
+        names = [name.strip().upper() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in SIP_CODECS]
+        if unknown or not names:
+            raise ValueError(f"sip.codecs {value!r}: use some of {', '.join(SIP_CODECS)}, "
+                             "comma-separated, preferred first")
+        return ",".join(names)
+
+    @property
+    def codec_preference(self) -> tuple[str, ...]:
+        return tuple(self.codecs.split(","))
 
 
 def _default_state_dir() -> Path:
@@ -127,6 +162,7 @@ class StoreSettings(BaseModel):
     recording: bool = False  # audio is stored only when switched on…
     recording_retention_days: int = 30  # …and then kept this long
     spool_retry_sec: float = 5.0
+    write_timeout_sec: float = 5.0  # a write that hangs longer is spooled instead
 
     @property
     def database_url(self) -> str:
@@ -163,6 +199,7 @@ class Settings(BaseSettings):
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
+    deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
 
     @property
     def knowledge_base_path(self) -> Path:

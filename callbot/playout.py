@@ -28,6 +28,7 @@ class Playout:
     late: int = 0
     spurts: int = 0
     _play_end: float | None = None  # when the audio received so far has finished playing
+    last_start: float | None = None  # when the last frame given to ``arrive`` starts playing
 
     def arrive(self, now: float, duration_sec: float) -> bool:
         """Account for one frame; True when it came too late to be played without a hole."""
@@ -42,8 +43,13 @@ class Playout:
             start = now + self.jitter_sec  # the receiver buffers again before playing on
         else:
             start = self._play_end
+        self.last_start = start
         self._play_end = start + duration_sec
         return late
+
+    def clear(self) -> None:
+        """The sender took back what was buffered (a barge-in): the next frame starts afresh."""
+        self._play_end = None
 
     @property
     def late_ratio(self) -> float | None:

@@ -25,9 +25,9 @@ import struct
 import threading
 from dataclasses import dataclass, field
 
-from callbot.bridge import g711
 from callbot.playout import Playout
-from callbot.sip.rtp_wire import CODEC_BY_PT, PACKET_MS, RtpError, RtpPacket
+from callbot.sip.codecs import BY_PAYLOAD_TYPE, PayloadCoder
+from callbot.sip.rtp_wire import PACKET_MS, RtpError, RtpPacket
 from callbot.speech.audio import rms
 
 ETH_P_ALL = 0x0003
@@ -107,6 +107,7 @@ class _Stream:
     stats: StreamStats
     playout: Playout = field(default_factory=lambda: Playout(spurt_gap_sec=math.inf))
     last_sequence: int | None = None
+    coder: PayloadCoder | None = None  # the stream's own: a G.722 decoder keeps state
 
     def add(self, arrival_sec: float, packet: RtpPacket) -> None:
         stats = self.stats
@@ -122,8 +123,9 @@ class _Stream:
         stats.last_sec = arrival_sec
         if self.playout.arrive(arrival_sec, PACKET_SEC):
             stats.late += 1
-        codec = CODEC_BY_PT.get(packet.payload_type)
-        if codec and rms(g711.decode(packet.payload, codec)) > VOICED_RMS:
+        if self.coder is None:
+            self.coder = BY_PAYLOAD_TYPE[packet.payload_type].coder()
+        if rms(self.coder.decode(packet.payload)) > VOICED_RMS:
             stats.voiced += 1
 
 
@@ -163,7 +165,8 @@ class RtpCapture:
             self._sock.close()
 
     def streams(self) -> list[StreamStats]:
-        return [stream.stats for stream in self._streams.values()]
+        # list() copies the dict in one go: the capture thread may add a stream meanwhile
+        return [stream.stats for stream in list(self._streams.values())]
 
     def _run(self) -> None:
         assert self._sock is not None
@@ -186,7 +189,7 @@ class RtpCapture:
         except RtpError:
             self.unusable += 1
             return
-        if arrival is None or packet.payload_type not in CODEC_BY_PT:
+        if arrival is None or packet.payload_type not in BY_PAYLOAD_TYPE:
             return  # telephone events and the like have no audio slot
         (source_port,) = struct.unpack_from("!H", frame, udp)
         key = (source_port, packet.ssrc)

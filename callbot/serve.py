@@ -1,7 +1,8 @@
 """``callbot serve``: load everything once, open the configured listeners, stop gracefully.
 
 Logs the address of each listener. On SIGTERM/SIGINT it stops taking calls and lets the
-calls in progress finish (up to ``DRAIN_SEC``).
+calls in progress finish (up to ``voice.drain_timeout_sec``); those still on then go to a
+person (``callbot/pipeline/drain.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from callbot.brain import Brain
 from callbot.bridge.audiosocket_server import AudioSocketServer
 from callbot.bridge.limits import BridgeLimits
 from callbot.bridge.websocket_server import add_bridge_routes
-from callbot.config import Settings
+from callbot.config import DeadlineSettings, Settings
 from callbot.conversation.prompts import fixed_prompts
 from callbot.pipeline.call import VoiceStack
+from callbot.pipeline.drain import drain_calls
 from callbot.pipeline.turn_taking import TurnTakingParams
 from callbot.sip.endpoint import SipEndpoint
 from callbot.store.calllog import CallLogWriter
 
-DRAIN_SEC = 120.0
 #: A call open this long past the call time limit belongs to a process that died.
 STALE_MARGIN_SEC = 300.0
 #: Prompts are rendered once at start-up at the telephone rate.
@@ -64,26 +65,40 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
             return LocalWhisperSTTService(model_dir=whisper_dir)
     else:
         from callbot.speech.vosk_model import VoskModel
-        from callbot.speech.vosk_stt import VoskSTTService
+        from callbot.speech.vosk_stt import VoskSTTParams, VoskSTTService
 
         vosk_model = VoskModel.load(ensure_model(settings.models.stt_model, settings))
 
         def make_stt(rate: int) -> VoskSTTService:
-            return VoskSTTService(model=vosk_model)
+            return VoskSTTService(model=vosk_model, params=VoskSTTParams(
+                hang_after_sec=settings.deadlines.stt_final_sec))
 
     logger.info(f"speech models ready in {time.perf_counter() - started:.1f} s "
                 f"({len(cache)} cached prompts)")
     return VoiceStack(
         brain=brain,
         make_stt=make_stt,
-        make_tts=lambda rate: PiperTTSService(voice=voice, cache=cache),
+        make_tts=lambda rate: PiperTTSService(
+            voice=voice, cache=cache,
+            first_audio_timeout_sec=settings.deadlines.tts_first_audio_sec),
         vad=VADParams(stop_secs=voice_settings.vad_stop_sec),
         turn_taking=TurnTakingParams(barge_in_min_sec=voice_settings.barge_in_min_sec,
                                      silence_timeout_sec=voice_settings.silence_timeout_sec),
         transfer_target=voice_settings.transfer_target,
+        deadlines=stage_deadlines(settings),
         render_speech=lambda text, rate: b"".join(
             cache.get(s, rate) or voice.render(s, rate) for s in spoken_sentences(text)),
     )
+
+
+def stage_deadlines(settings: Settings) -> DeadlineSettings:
+    """The configured deadlines; with a Rasa server the NLU's also covers Rasa's own timeout
+    (after which the embedded NLU answers)."""
+    deadlines = settings.deadlines
+    if settings.nlu.backend == "rasa":
+        nlu_sec = deadlines.nlu_sec + settings.nlu.rasa_timeout_sec
+        deadlines = deadlines.model_copy(update={"nlu_sec": nlu_sec})
+    return deadlines
 
 
 @dataclass
@@ -166,11 +181,7 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     logger.info(f"stopping: no new calls; waiting for {stack.active_calls} call(s) in progress")
     stack.accepting = False
-    if stack.active_calls:
-        try:
-            await asyncio.wait_for(stack.idle.wait(), DRAIN_SEC)
-        except TimeoutError:
-            logger.warning(f"{stack.active_calls} call(s) still running after {DRAIN_SEC:.0f} s")
+    await drain_calls(stack, settings.voice.drain_timeout_sec)
     await listeners.close()
     if web_ui is not None:
         await web_ui.cleanup()

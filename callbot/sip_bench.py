@@ -27,7 +27,7 @@ from loguru import logger
 from callbot.config import Settings
 from callbot.nlu.evaluation import percentile
 from callbot.rtp_capture import RtpCapture, late_or_missing_ratio
-from callbot.sipp import run_calls
+from callbot.sipp import CALLER_CODECS, run_calls
 from callbot.voice_bench import proc_figures
 from callbot.voice_server import VoiceServer, voice_server
 
@@ -72,6 +72,15 @@ def sip_port(server: VoiceServer) -> int:
     return int(match.group(1))
 
 
+def caller_media_port(bot_rtp: tuple[int, int]) -> int:
+    """A free media port for sipp, outside the bot's RTP range: its RTP must not pass for the
+    bot's in the capture."""
+    media_port = free_udp_ports(4)
+    while bot_rtp[0] - 4 <= media_port <= bot_rtp[1]:
+        media_port = free_udp_ports(4)
+    return media_port
+
+
 @contextmanager
 def sip_server(nlu_cache: Path, max_calls: int = 40,
                **extra: str) -> Iterator[tuple[VoiceServer, int, tuple[int, int]]]:
@@ -100,8 +109,9 @@ class _PeakRss(threading.Thread):
 
 
 def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
-              workdir: Path | None = None) -> dict[str, Any]:
-    """Run the calls; ``workdir`` keeps sipp's files (a temporary directory otherwise)."""
+              workdir: Path | None = None, codec: str = "pcmu") -> dict[str, Any]:
+    """Run the calls, the callers offering ``codec`` alone (pcmu, g722); ``workdir`` keeps
+    sipp's files (a temporary directory otherwise)."""
     limit = max(concurrent, 1)
     with (nullcontext(str(workdir)) if workdir else tempfile.TemporaryDirectory()) as work, \
             sip_server(settings.nlu.cache_dir, max_calls=max(limit, settings.voice.max_calls),
@@ -110,16 +120,14 @@ def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
         if capture is None:
             logger.warning("capturing the bot's RTP needs root: late and missing not measured")
         memory = _PeakRss(server.process.pid)
-        media_port = free_udp_ports(4)
-        while rtp[0] - 4 <= media_port <= rtp[1]:  # sipp's own RTP must not pass for the bot's
-            media_port = free_udp_ports(4)
+        media_port = caller_media_port(rtp)
         cpu_before, rss_before = proc_figures(server.process.pid)
         started = time.monotonic()
         memory.start()
         with capture or nullcontext():
             run = run_calls(f"127.0.0.1:{port}", Path(work), calls=concurrent,
                             concurrent=limit, call_sec=seconds, rate_per_sec=rate,
-                            sip_port=free_udp_ports(1), media_port=media_port)
+                            sip_port=free_udp_ports(1), media_port=media_port, codec=codec)
             time.sleep(0.5)  # the last packets in flight
         wall = time.monotonic() - started
         cpu_after, rss_after = proc_figures(server.process.pid)
@@ -129,6 +137,7 @@ def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
     return {
         "concurrent": concurrent,
         "call_sec": seconds,
+        "codec": codec,
         "setup_ms_p50": round(percentile(run.setup_ms, 0.5), 1) if run.setup_ms else None,
         "setup_ms_p95": round(percentile(run.setup_ms, 0.95), 1) if run.setup_ms else None,
         "calls_offered": run.offered,
@@ -146,7 +155,7 @@ def bench_sip(settings: Settings, concurrent: int, seconds: float, rate: float,
 
 
 def cmd_bench_sip(args: argparse.Namespace, settings: Settings) -> int:
-    figures = bench_sip(settings, args.concurrent, args.seconds, args.rate)
+    figures = bench_sip(settings, args.concurrent, args.seconds, args.rate, codec=args.codec)
     print(json.dumps(figures))
     return 0 if figures["calls_completed"] == figures["calls_offered"] else 1
 
@@ -156,4 +165,6 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     sip.add_argument("--concurrent", type=int, default=20)
     sip.add_argument("--seconds", type=float, default=60.0, help="length of each call")
     sip.add_argument("--rate", type=float, default=5.0, help="new calls per second")
+    sip.add_argument("--codec", choices=sorted(CALLER_CODECS), default="pcmu",
+                     help="what the callers offer and stream (g722: 16 kHz calls)")
     sip.set_defaults(func=cmd_bench_sip)

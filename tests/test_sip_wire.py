@@ -119,9 +119,10 @@ def test_g711_round_trip_keeps_the_signal(codec: str) -> None:
 def test_offer_from_asterisk_is_read_and_answered() -> None:
     offer = SdpOffer.parse(ASTERISK_OFFER)
     assert (offer.address, offer.port, offer.formats) == ("192.0.2.10", 14562, (8, 0, 9, 101))
-    assert offer.choose_codec() == 8  # the offerer's preference among PCMU/PCMA
+    assert offer.choose_codec() == 9  # our preference (G722, PCMU, PCMA), not the offerer's
+    assert offer.choose_codec(("PCMU", "PCMA")) == 0
     assert offer.telephone_event() == 101
-    text = answer(offer, "198.51.100.7", 20000, session_id=42)
+    text = answer(offer, "198.51.100.7", 20000, session_id=42, preference=("PCMA",))
     assert text.split("\r\n") == [
         "v=0", "o=callbot 42 42 IN IP4 198.51.100.7", "s=callbot", "c=IN IP4 198.51.100.7",
         "t=0 0", "m=audio 20000 RTP/AVP 8 101", "a=rtpmap:8 PCMA/8000",
@@ -136,10 +137,10 @@ def test_hold_offers_are_answered_with_the_mirrored_direction() -> None:
     assert old_style.direction == "inactive"  # RFC 2543 hold
 
 
-def test_offer_without_g711_has_no_codec() -> None:
+def test_offer_without_our_codecs_has_no_codec() -> None:
     offer = SdpOffer.parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 4000 RTP/AVP 18\na=rtpmap:18 G729/8000\n")
     assert offer.choose_codec() is None
-    with pytest.raises(SdpError, match="no PCMU or PCMA in the offer"):
+    with pytest.raises(SdpError, match="none of G722, PCMU, PCMA in the offer"):
         answer(offer, "127.0.0.1", 20000)
     renamed = SdpOffer.parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 4000 RTP/AVP 0\na=rtpmap:0 opus/48000\n")
     assert renamed.choose_codec() is None  # payload type 0 mapped to something else

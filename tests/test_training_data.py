@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 
+from callbot.nlu.evaluation import read_tsv
 from callbot.nlu.intents import ALL_INTENTS
+from callbot.nlu.text import features_text
 from callbot.nlu.training_data import TrainingData, load_training_data, parse_example
 from callbot.problems import DataError
 from tests.conftest import SHARED
@@ -59,6 +63,26 @@ def test_no_benchmark_sentence_leaked_into_training(training_data: TrainingData)
     bench = {norm(line.split("\t")[1]) for line in rows.splitlines()[1:] if "\t" in line}
     training = {norm(e.text) for e in training_data.examples}
     assert not bench & training
+
+
+#: Character n-gram cosine from which a training sentence is a close paraphrase of a
+#: benchmark question ("comment on fait X" for "comment faire X ?"). Bare keywords of the
+#: topic ("carte d'identité") stay below it: they are how callers speak, not a copy.
+PARAPHRASE_COSINE = 0.9
+
+
+@pytest.mark.skipif(not (SHARED / "benchmarks" / "nlu").exists(), reason="no shared/")
+def test_no_benchmark_question_paraphrased_into_training(training_data: TrainingData) -> None:
+    """Rewording a benchmark question is a leak too: the external figures would be flattered."""
+    rows = read_tsv(SHARED / "benchmarks/nlu/external_questions.tsv")
+    bench = [features_text(text) for _, text in rows]
+    training = [features_text(e.text) for e in training_data.examples]
+    vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+    vectoriser.fit(training + bench)
+    cosine = (vectoriser.transform(training) @ vectoriser.transform(bench).T).toarray()
+    close = [(training[i], bench[j]) for i, j in zip(*np.nonzero(cosine >= PARAPHRASE_COSINE),
+                                                        strict=True)]
+    assert close == []
 
 
 def _write(tmp_path: Path, text: str | bytes) -> Path:

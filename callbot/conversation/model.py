@@ -39,11 +39,17 @@ class SystemFailure:
 
 
 @dataclass(frozen=True)
+class ServiceStopping:
+    """The process is stopping and this call outlived the drain: a person takes it over."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """Time passed with nothing said: lets the policy enforce the call time limit."""
 
 
-Event = CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure | Tick
+Event = (CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure | ServiceStopping
+         | Tick)
 
 
 # --- actions: what the bot does --------------------------------------------------------
@@ -64,6 +70,7 @@ class TransferReason(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     TIME_LIMIT = "time_limit"
     FAILURE = "failure"
+    SHUTDOWN = "shutdown"  # the process stopped (SIGTERM) before the call ended
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from callbot.conversation.model import (
     Expecting,
     Hangup,
     Say,
+    ServiceStopping,
     SilenceTimeout,
     SystemFailure,
     Tick,
@@ -83,6 +84,8 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return state, []
         case SystemFailure():
             return _transfer(state, TransferReason.FAILURE, now, ctx)
+        case ServiceStopping():
+            return _transfer(state, TransferReason.SHUTDOWN, now, ctx)
         case SilenceTimeout():
             return _on_silence(state, ctx)
         case DtmfPressed(digit="0"):

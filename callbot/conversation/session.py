@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from loguru import logger
 
+from callbot.config import DeadlineSettings
 from callbot.conversation import prompts
 from callbot.conversation.call_events import (
     CallClosed,
@@ -35,6 +36,7 @@ from callbot.conversation.model import (
     Event,
     Hangup,
     Say,
+    ServiceStopping,
     SilenceTimeout,
     SystemFailure,
     Tick,
@@ -44,9 +46,12 @@ from callbot.conversation.model import (
     Why,
 )
 from callbot.conversation.policy import PolicyContext, PolicyParams, decide
+from callbot.hangs import stage_pool
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.result import ParseResult
 from callbot.nlu.text import clean_input
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,9 @@ class Conversation:
     sinks: list[CallEventSink] = field(default_factory=list)
     outcome: CallOutcome | None = None
     closed: CallClosed | None = field(default=None, repr=False)
+    #: Audio calls: NLU and knowledge base under a deadline (``callbot/hangs.py``); a stage
+    #: past it fails like one that raised. ``None`` (chat, scenarios): no thread hop.
+    deadlines: DeadlineSettings | None = None
 
     @property
     def ended(self) -> bool:
@@ -119,7 +127,11 @@ class Conversation:
              latencies_ms: dict[str, float] | None = None) -> BotTurn:
         try:
             context = PolicyContext(self.knowledge_base(), self.params)
-            self.state, actions = decide(self.state, event, self.clock(), context)
+            if isinstance(event, CallerSaid):  # the only event answered from the KB
+                self.state, actions = self._within("kb", decide, self.state, event,
+                                                   self.clock(), context)
+            else:
+                self.state, actions = decide(self.state, event, self.clock(), context)
         except Exception as exc:  # the policy is pure: what raises in it is the knowledge base
             logger.opt(exception=exc).error("knowledge base failed; handing the call to a person")
             if isinstance(event, SystemFailure):  # even the transfer decision failed
@@ -173,7 +185,7 @@ class Conversation:
         latencies = dict(latencies_ms or {})
         started = time.perf_counter()
         try:
-            parse = self.parse_text(text)
+            parse = self._within("nlu", self.parse_text, text)
         except Exception as exc:  # any NLU failure must end with a person, not dead air
             logger.opt(exception=exc).error("NLU failed; handing the call to a person")
             return self.failure("nlu", _describe(exc), text)
@@ -191,6 +203,17 @@ class Conversation:
         """A part of the call path failed: log which in the call, then hand it to a person."""
         self.record(LineEventKind.ERROR, f"{component}: {detail}" if detail else component)
         return self._run(SystemFailure(component), caller, parse)
+
+    def shutdown(self) -> BotTurn:
+        """The process stops and the call is still on: hand it to a person (reason ``shutdown``)."""
+        return self._run(ServiceStopping())
+
+    def _within(self, stage: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, under the stage's deadline when there is one (``StageTimeout`` past it)."""
+        if self.deadlines is None:
+            return fn(*args)
+        deadline_sec = {"nlu": self.deadlines.nlu_sec, "kb": self.deadlines.kb_sec}[stage]
+        return stage_pool("conversation").call(stage, deadline_sec, fn, *args)
 
     def tick(self) -> BotTurn:
         """Called about once a second by the audio layer: enforces the call time limit."""

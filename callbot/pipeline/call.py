@@ -31,6 +31,7 @@ from callbot.bridge.transport import (
     BridgeTransport,
     Pacing,
 )
+from callbot.config import DeadlineSettings
 from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEventKind
 from callbot.conversation.session import Conversation
 from callbot.pipeline.conversation_processor import ConversationProcessor
@@ -50,7 +51,7 @@ class VoiceStack:
     brain: Brain
     make_stt: Callable[[int], STTService]  # sample rate → a recogniser for one call
     make_tts: Callable[[int], TTSService]  # sample rate → a synthesiser for one call
-    vad: VADParams = field(default_factory=lambda: VADParams(stop_secs=0.3))
+    vad: VADParams = field(default_factory=lambda: VADParams(stop_secs=0.25))
     vad_session: InferenceSession = field(default_factory=load_silero_session)  # Silero, shared
     turn_taking: TurnTakingParams = field(default_factory=TurnTakingParams)
     sinks: list[CallEventSink] = field(default_factory=list)
@@ -61,6 +62,10 @@ class VoiceStack:
     admitting: int = 0  # connections let in, still in their handshake: they hold a slot too
     accepting: bool = True  # false while shutting down: new calls are refused
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    #: per-stage deadlines: a stage that hangs past one fails like a crash (callbot/hangs.py)
+    deadlines: DeadlineSettings = field(default_factory=DeadlineSettings)
+    #: the calls in progress: the shutdown hands those left at the drain's end to a person
+    calls: set[ConversationProcessor] = field(default_factory=set)
 
     def can_take_call(self, max_calls: int) -> bool:
         return self.accepting and self.active_calls + self.admitting < max_calls
@@ -90,6 +95,7 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
     conversation = stack.brain.conversation()
     conversation.call_id, conversation.channel = info.call_id, info.channel
     conversation.caller_id = info.caller_id
+    conversation.deadlines = stack.deadlines
     conversation.sinks.extend(stack.sinks)
     log = logger.bind(call_id=info.call_id)
     finished = asyncio.Event()
@@ -142,6 +148,7 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         await brain_step.component_failed(frame)  # any part fails: the caller gets a person
 
     stack.call_started()
+    stack.calls.add(brain_step)
     log.info(f"call started on {info.channel} at {rate} Hz")
     try:
         runner = WorkerRunner(handle_sigint=False)
@@ -151,6 +158,7 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         log.opt(exception=exc).error("the call's pipeline failed")
         conversation.close(CallOutcome.ERROR, detail=type(exc).__name__)
     finally:
+        stack.calls.discard(brain_step)
         stack.call_ended()
         output = transport.output()
         log.info(f"call audio: {output.frames_sent} frames sent, {output.late_frames} late")

@@ -102,6 +102,12 @@ class ConversationProcessor(FrameProcessor):
         self.log.error(f"{component} failed mid-call: {frame.error}")
         await self._handle(self._conversation.failure, component, str(frame.error))
 
+    async def hand_over(self) -> None:
+        """The process stops with this call still on: the transfer prompt, then a person."""
+        if not self._conversation.ended:
+            self.log.warning("still on after the drain: handing the call to a person")
+            await self._handle(self._conversation.shutdown)
+
     def _record(self, kind: LineEventKind, detail: str = "") -> None:
         self._conversation.record(kind, detail)
 
@@ -125,17 +131,24 @@ class ConversationProcessor(FrameProcessor):
         self.log.info(f"caller: {text!r}")
         await self._handle(self._conversation.hear, text,
                            float(confidence) if confidence is not None else None, latencies,
-                           in_thread=True)
+                           in_thread=True, vad_stop=self._speech_ended_at)
 
-    async def _handle(self, method, *args, in_thread: bool = False) -> None:  # noqa: ANN001
+    async def _handle(self, method, *args, in_thread: bool = False,  # noqa: ANN001
+                      vad_stop: float | None = None) -> None:
         """Run one conversation step (``in_thread`` for NLU, which is CPU work), then speak."""
         if self._conversation.ended:
             return
         async with self._lock:
             turn = await asyncio.to_thread(method, *args) if in_thread else method(*args)
-        await self._speak(turn)
+        await self._speak(turn, vad_stop)
 
-    async def _speak(self, turn: BotTurn) -> None:
+    async def _speak(self, turn: BotTurn, vad_stop: float | None = None) -> None:
+        """Push what the bot says to TTS, then the turn report (urgent: it overtakes the audio).
+
+        ``vad_stop``: when the VAD said the caller stopped, for an answer to speech; the report
+        then says how long ago that was (``after_vad_stop_ms``), so a client can split the
+        turn's latency without sharing this process's clock.
+        """
         if not (turn.says or turn.transfer or turn.hangup):
             return
         self._turns.answered()
@@ -143,6 +156,8 @@ class ConversationProcessor(FrameProcessor):
             self.log.info(f"bot ({say.action}): {say.text!r}")
             await self.push_frame(TTSSpeakFrame(say.text))
         report = {**turn.to_json(), "latencies_ms": turn.latencies_ms}
+        if vad_stop is not None:
+            report["after_vad_stop_ms"] = round((time.monotonic() - vad_stop) * 1000, 1)
         await self.push_frame(OutputTransportMessageUrgentFrame(message=report))
         if turn.transfer:
             await self.push_frame(TransferCallFrame(message="transfer", reason=str(turn.transfer.reason),
@@ -160,7 +175,7 @@ class ConversationProcessor(FrameProcessor):
             if self._turns.silence_expired(time.monotonic()):
                 self._record(LineEventKind.SILENCE)
                 await self._handle(self._conversation.silence)
-            else:
+            elif not self._lock.locked():  # a turn in progress: hold-on prompts must go on
                 await self._handle(self._conversation.tick)
 
     async def _stop_timers(self) -> None:

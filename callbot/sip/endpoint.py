@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from callbot.bridge import g711
 from callbot.config import Settings
 from callbot.conversation.call_events import LineEventKind
 from callbot.pipeline.call import CallInfo, VoiceStack, run_call
 from callbot.privacy import load_key, pseudonymise
+from callbot.sip.codecs import Codec, codec_named
 from callbot.sip.media import SIP_PACING, RtpMedia, bind_rtp_socket
 from callbot.sip.pacer import RtpPacer
-from callbot.sip.rtp_wire import CLOCK_RATE_HZ, CODEC_BY_PT
 from callbot.sip.sdp import SdpOffer, answer
 from callbot.sip.serializer import SipSerializer
 from callbot.sip.signalling import SippyThread, probe_udp_port
@@ -58,6 +57,7 @@ class SipCall:
         self.call_id = uuid.uuid4().hex
         self.log = logger.bind(call_id=self.call_id)
         self.media: RtpMedia | None = None
+        self.codec: Codec | None = None
         self.caller_gone = False
         self._gone = asyncio.Event()
         self.transfer_reason: str | None = None
@@ -65,8 +65,9 @@ class SipCall:
 
     async def run(self) -> None:
         sip = self.endpoint.settings.sip
-        codec_pt = self.offer.choose_codec()
+        codec_pt = self.offer.choose_codec(sip.codec_preference)
         assert codec_pt is not None  # sippy_side refused the call otherwise
+        self.codec = codec = codec_named(self.offer.name_of(codec_pt) or "")
         if sip.answer_delay_ms > 0:  # ring first (some PBXs want it; lets tests CANCEL)
             self.leg.call(self.leg.do_ring)
             with contextlib.suppress(TimeoutError):
@@ -81,16 +82,16 @@ class SipCall:
             return
         self.media = RtpMedia(sock, self.endpoint.pacer, codec_pt, self.offer.telephone_event(),
                               (self.offer.address, self.offer.port), sip.rtp_timeout_sec,
-                              self._on_control, self.log)
+                              self._on_control, self.log, codec.silence)
         await self.media.open()
         address = sip.public_address or sip.host
-        self.leg.media = (address, sock.getsockname()[1])
-        self.leg.call(self.leg.do_answer, answer(self.offer, *self.leg.media))
-        codec = CODEC_BY_PT[codec_pt]
+        self.leg.media, self.leg.codec = (address, sock.getsockname()[1]), codec.name
+        self.leg.call(self.leg.do_answer,
+                      answer(self.offer, *self.leg.media, preference=(codec.name,)))
         self.log.info(f"sip: answering a call from {self.endpoint.pseudonym(self.caller)} "
-                      f"({codec}, RTP {self.offer.address}:{self.offer.port} ↔ port "
+                      f"({codec.name}, RTP {self.offer.address}:{self.offer.port} ↔ port "
                       f"{self.leg.media[1]})")
-        info = CallInfo(self.call_id, "sip", CLOCK_RATE_HZ, caller_id=self.caller,
+        info = CallInfo(self.call_id, "sip", codec.sample_rate_hz, caller_id=self.caller,
                         pacing=SIP_PACING)
         try:
             conversation = await run_call(self.endpoint.stack, self.media, SipSerializer(codec), info)
@@ -162,10 +163,10 @@ class SipCall:
 
     async def _say(self, text: str) -> None:
         render = self.endpoint.stack.render_speech
-        if render is None or self.media is None:
+        if render is None or self.media is None or self.codec is None:
             return
-        pcm = await asyncio.to_thread(render, text, CLOCK_RATE_HZ)
-        self.media.queue_audio(g711.encode(pcm, CODEC_BY_PT[self.media.payload_type]))
+        pcm = await asyncio.to_thread(render, text, self.codec.sample_rate_hz)
+        self.media.queue_audio(self.codec.coder().encode(pcm))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.media.drained.wait(), self.media.queued_sec + 5)
         await asyncio.sleep(FAREWELL_MARGIN_SEC)
@@ -247,8 +248,11 @@ class SipEndpoint:
         if leg.media is None:
             return None
         assert self._loop is not None
+        # the call keeps its codec: an offer without it raises SdpError (media unchanged)
+        codecs = (leg.codec,) if leg.codec else self.settings.sip.codec_preference
+        sdp = answer(offer, *leg.media, preference=codecs)
         self._loop.call_soon_threadsafe(self._retarget, leg, offer)
-        return answer(offer, *leg.media)
+        return sdp
 
     # --- asyncio side ----------------------------------------------------------------------------
     def _start_call(self, leg: SipCallLeg, offer: SdpOffer, caller: str | None) -> None:

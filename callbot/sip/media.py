@@ -3,9 +3,10 @@
 Why our own and not sippy's RTP: symmetric RTP (we answer to the address the caller's packets
 really come from, which NAT and SBCs rewrite), a steady 20 ms clock for what we send (the
 process's ``RtpPacer`` thread, out of the event loop: see ``callbot.sip.pacer``), and a flush
-for barge-in. Messages handed to the pipeline (``receive``): G.711 payload bytes, or a
-text event ``dtmf:<digit>`` / ``hangup:<reason>``. Messages from it (``send``): G.711 bytes to
-play, or text ``flush`` / ``transfer:<reason>`` / ``hangup:<reason>`` (see ``SipSerializer``).
+for barge-in. Messages handed to the pipeline (``receive``): payload bytes of the call's codec
+(G.711 or G.722), or a text event ``dtmf:<digit>`` / ``hangup:<reason>``. Messages from it
+(``send``): payload bytes to play, or text ``flush`` / ``transfer:<reason>`` /
+``hangup:<reason>`` (see ``SipSerializer``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from callbot.bridge.transport import Pacing
 from callbot.sip.pacer import PACKET_SEC, PacedStream, RtpPacer
 from callbot.sip.rtp_wire import SAMPLES_PER_PACKET, DtmfDetector, RtpError, RtpPacket
 
-#: The value of a silent sample in each codec (what we send while the bot listens).
-SILENCE_BYTE = {0: b"\xff", 8: b"\xd5"}
 #: The pipeline queues the bot's audio this far ahead of the pacer, so that an event-loop stall
 #: does not starve it; barge-in flushes the queue, so the caller hears none of it afterwards.
 #: Caller audio waiting for the pipeline (5 s at 50 packets/s); beyond, packets are dropped.
@@ -53,7 +52,8 @@ class RtpMedia(asyncio.DatagramProtocol):
 
     def __init__(self, sock: socket.socket, pacer: RtpPacer, payload_type: int,
                  event_type: int | None, remote: tuple[str, int], timeout_sec: float,
-                 on_control: Callable[[str, str], None], log=logger) -> None:
+                 on_control: Callable[[str, str], None], log=logger,
+                 silence: bytes = b"\xff" * SAMPLES_PER_PACKET) -> None:  # Codec.silence
         self.payload_type, self.event_type = payload_type, event_type
         self._sock, self._pacer = sock, pacer
         self._on_control = on_control  # (verb, argument) for transfer / hangup
@@ -61,7 +61,6 @@ class RtpMedia(asyncio.DatagramProtocol):
         self._incoming: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self.drained = asyncio.Event()  # set whenever everything queued has been sent
         self.drained.set()
-        silence = SILENCE_BYTE.get(payload_type, b"\xff") * SAMPLES_PER_PACKET
         self.stream = PacedStream(sock, payload_type, remote, silence, asyncio.get_running_loop(),
                                   self._on_drained, self._on_timeout, timeout_sec)
         self._partial = b""

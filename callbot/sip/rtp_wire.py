@@ -1,8 +1,8 @@
 """RTP packets (RFC 3550) and telephone events (RFC 4733): bytes in, bytes out, no I/O.
 
-Only what a G.711 telephone call needs: the fixed header (CSRCs, a header extension and
-padding are skipped on input, never produced), the two static G.711 payload types, and
-the 4-byte DTMF event payload.
+Only what a telephone call needs: the fixed header (CSRCs, a header extension and padding
+are skipped on input, never produced), the static payload types of G.711 and G.722, and the
+4-byte DTMF event payload.
 """
 
 from __future__ import annotations
@@ -14,11 +14,18 @@ RTP_VERSION = 2
 HEADER_BYTES = 12
 PT_PCMU = 0
 PT_PCMA = 8
+PT_G722 = 9
 #: The RTP payload type of each G.711 codec, by the names callbot.bridge.g711 uses.
 CODEC_BY_PT = {PT_PCMU: "ulaw", PT_PCMA: "alaw"}
+#: SDP encoding names of the static payload types we speak (callbot.sip.codecs codes them).
+STATIC_CODECS = {PT_PCMU: "PCMU", PT_PCMA: "PCMA", PT_G722: "G722"}
+#: The RTP clock of all three. G.722 samples at 16 kHz, yet its RTP clock and SDP rate are
+#: 8000 (RFC 3551 §4.5.2, a historical error kept for interoperability): a=rtpmap:9 G722/8000.
 CLOCK_RATE_HZ = 8000
 PACKET_MS = 20
-SAMPLES_PER_PACKET = CLOCK_RATE_HZ * PACKET_MS // 1000  # = bytes of G.711 per packet
+#: Timestamp units per packet, and payload bytes per packet of G.711 (8 bits × 8 kHz) and of
+#: G.722 alike (64 kbit/s: 160 bytes per 20 ms).
+SAMPLES_PER_PACKET = CLOCK_RATE_HZ * PACKET_MS // 1000
 
 _HEADER = struct.Struct("!BBHII")
 _EVENT = struct.Struct("!BBH")

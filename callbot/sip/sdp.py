@@ -1,19 +1,25 @@
-"""The few SDP lines (RFC 4566 / 3264) a G.711 call needs: read an offer, write the answer.
+"""The few SDP lines (RFC 4566 / 3264) a telephone call needs: read an offer, write the answer.
 
 Pure text in, text out. ``SdpOffer.parse`` raises ``SdpError`` with a message saying what is
 wrong; ``choose_codec`` returns None when nothing offered is usable (the caller answers 488).
+The codec is chosen by our preference (``sip.codecs``, G722 then PCMU then PCMA by default),
+not the offerer's order, as Asterisk's PJSIP does by default
+(``incoming_call_offer_pref = local``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from callbot.sip.rtp_wire import CLOCK_RATE_HZ, PACKET_MS, PT_PCMA, PT_PCMU
+from callbot.sip.rtp_wire import CLOCK_RATE_HZ, PACKET_MS, STATIC_CODECS
 
 #: Static payload types (RFC 3551) we understand without an rtpmap line.
-STATIC_NAMES = {PT_PCMU: "pcmu", PT_PCMA: "pcma"}
+STATIC_NAMES = {pt: name.lower() for pt, name in STATIC_CODECS.items()}
+#: Our codec preference unless ``sip.codecs`` says otherwise: wideband first.
+DEFAULT_CODECS = ("G722", "PCMU", "PCMA")
 TELEPHONE_EVENT = "telephone-event"
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 #: Our direction for each of the offerer's (RFC 3264 §6.1).
@@ -82,11 +88,12 @@ class SdpOffer:
     def name_of(self, payload_type: int) -> str | None:
         return self.names.get(payload_type) or STATIC_NAMES.get(payload_type)
 
-    def choose_codec(self) -> int | None:
-        """The first offered G.711 payload type (PCMU 0 or PCMA 8), else None."""
-        for pt in self.formats:
-            if pt in STATIC_NAMES and self.name_of(pt) == STATIC_NAMES[pt]:
-                return pt
+    def choose_codec(self, preference: Sequence[str] = DEFAULT_CODECS) -> int | None:
+        """The offered payload type of the first codec of ``preference`` we find, else None."""
+        for name in preference:
+            for pt in self.formats:
+                if self.name_of(pt) == name.lower():
+                    return pt
         return None
 
     def telephone_event(self) -> int | None:
@@ -98,11 +105,12 @@ def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = None) -> str:
-    """Our answer: the chosen G.711 codec, telephone-event when offered, the mirrored direction."""
-    codec = offer.choose_codec()
+def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = None,
+           preference: Sequence[str] = DEFAULT_CODECS) -> str:
+    """Our answer: the chosen codec, telephone-event when offered, the mirrored direction."""
+    codec = offer.choose_codec(preference)
     if codec is None:
-        raise SdpError("no PCMU or PCMA in the offer")
+        raise SdpError(f"none of {', '.join(preference)} in the offer")
     event = offer.telephone_event()
     formats = [codec] + ([event] if event is not None else [])
     session = session_id if session_id is not None else int(time.time())
@@ -113,7 +121,8 @@ def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = No
         f"c=IN IP4 {address}",
         "t=0 0",
         f"m=audio {port} RTP/AVP {' '.join(str(f) for f in formats)}",
-        f"a=rtpmap:{codec} {STATIC_NAMES[codec].upper()}/{CLOCK_RATE_HZ}",
+        # G722/8000 too: its RTP clock is 8000 though it samples at 16 kHz (RFC 3551)
+        f"a=rtpmap:{codec} {(offer.name_of(codec) or '').upper()}/{CLOCK_RATE_HZ}",
     ]
     if event is not None:
         lines += [f"a=rtpmap:{event} {TELEPHONE_EVENT}/{CLOCK_RATE_HZ}", f"a=fmtp:{event} 0-15"]

@@ -1,28 +1,29 @@
-"""pipecat serializer of a SIP call: PCM ↔ G.711, and the call-control words of ``RtpMedia``."""
+"""pipecat serializer of a SIP call: PCM ↔ the call's codec, and the call-control words of
+``RtpMedia``."""
 
 from __future__ import annotations
 
 from pipecat.frames.frames import Frame, InputAudioRawFrame, InterruptionFrame, OutputAudioRawFrame
 from pipecat.serializers.base_serializer import FrameSerializer
 
-from callbot.bridge import g711
 from callbot.bridge.serializers import dtmf_frame
 from callbot.pipeline.frames import CallerHungUpFrame, HangupCallFrame, TransferCallFrame
-from callbot.sip.rtp_wire import CLOCK_RATE_HZ
+from callbot.sip.codecs import Codec
 
 
 class SipSerializer(FrameSerializer):
-    """Audio as G.711 payload bytes; control as ``verb:argument`` text (see callbot.sip.media)."""
+    """Audio as payload bytes of the call's codec (G.711 at 8 kHz, G.722 at 16 kHz); control as
+    ``verb:argument`` text (see callbot.sip.media)."""
 
-    sample_rate = CLOCK_RATE_HZ
-
-    def __init__(self, codec: str) -> None:
+    def __init__(self, codec: Codec) -> None:
         super().__init__()
-        self.codec = codec  # "ulaw" or "alaw"
+        self.codec = codec
+        self.sample_rate = codec.sample_rate_hz
+        self._coder = codec.coder()  # this call's: G.722 keeps state in both directions
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, OutputAudioRawFrame):
-            return g711.encode(frame.audio, self.codec)
+            return self._coder.encode(frame.audio)
         if isinstance(frame, InterruptionFrame):
             return "flush"
         if isinstance(frame, TransferCallFrame):
@@ -33,7 +34,7 @@ class SipSerializer(FrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if isinstance(data, bytes):
-            return InputAudioRawFrame(g711.decode(data, self.codec), self.sample_rate, 1)
+            return InputAudioRawFrame(self._coder.decode(data), self.sample_rate, 1)
         verb, _, argument = data.partition(":")
         if verb == "dtmf":
             return dtmf_frame(argument)

@@ -213,6 +213,7 @@ class SipCallLeg:
         self.call_id = ""
         self.local_sdp: str | None = None
         self.media: tuple[str, int] | None = None  # our RTP address, set by the asyncio side
+        self.codec: str | None = None  # the call's codec (SDP name), set with ``media``
 
     # --- from the asyncio side ---------------------------------------------------------------
     def call(self, method: Callable[..., None], *args: object) -> None:
@@ -312,6 +313,7 @@ class SippyStack:
         SipConf.my_uaname = "Callbot"
         SipConf.my_port = MyPort(port)
         self.events = events
+        self.codecs = settings.codec_preference
         self.networks = [ipaddress.ip_network(cidr, strict=False) for cidr in settings.allowed_sources]
         self.credentials = ((settings.auth_user, settings.auth_password)
                             if settings.auth_user and settings.auth_password else None)
@@ -390,8 +392,8 @@ class SippyStack:
         except SdpError as exc:
             self.events.refused(source, 488, f"unusable SDP: {exc}")
             return (req.genResponse(488, "Not Acceptable Here"), None, None)
-        if offer.choose_codec() is None:
-            self.events.refused(source, 488, "no PCMU or PCMA offered")
+        if offer.choose_codec(self.codecs) is None:
+            self.events.refused(source, 488, f"none of {', '.join(self.codecs)} offered")
             return (req.genResponse(488, "Not Acceptable Here"), None, None)
         admission = self.events.admit(source)  # last: capacity is checked for usable calls only
         if admission.code:

@@ -42,6 +42,21 @@ def silence(seconds: float, rate_hz: int) -> bytes:
     return bytes(int(seconds * rate_hz) * SAMPLE_WIDTH_BYTES)
 
 
+#: Below this peak (about -60 dBFS) the start of a synthesised sentence is silence, not speech.
+SILENCE_PEAK = 32
+
+
+def trim_leading_silence(audio: bytes, rate_hz: int, keep_ms: int = 5) -> bytes:
+    """Drop the silence a synthesiser puts before the first word (Piper: 25-60 ms), keeping
+    ``keep_ms`` of it so that a soft onset is not clipped: on the phone it is dead air."""
+    samples = np.frombuffer(audio[: len(audio) // 2 * 2], dtype=np.int16)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > SILENCE_PEAK)
+    if not loud.size:
+        return audio
+    start = max(0, int(loud[0]) - rate_hz * keep_ms // 1000)
+    return audio[start * SAMPLE_WIDTH_BYTES:]
+
+
 def chunks(audio: bytes, rate_hz: int, chunk_ms: int) -> Iterator[bytes]:
     """Cut PCM into pieces of ``chunk_ms`` (the last one may be shorter), as a transport would."""
     size = max(SAMPLE_WIDTH_BYTES, rate_hz * chunk_ms // 1000 * SAMPLE_WIDTH_BYTES)

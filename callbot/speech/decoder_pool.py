@@ -5,7 +5,11 @@ of the serve process's CPU with 20 calls). In asyncio's default pool it ran on u
 ``cpu + 4`` threads at the event loop's priority, so on a busy machine the loop, which paces
 every call's audio, waited for a core behind them and the callers heard holes. Here decoding
 gets as many threads as there are cores, niced: when the CPU is short, recognition falls
-behind (the turn ends a little later) rather than the audio.
+behind (the turn ends a little later) rather than the audio. The pool is a ``WatchedPool``
+(``callbot/hangs.py``): a job (a chunk, a final result: tens of milliseconds) running for over
+its deadline fails with ``StageTimeout`` and its thread is written off and replaced, so a
+wedged recogniser costs its own call, never the recognition of the others. The deadline
+counts from the job's start, not its queueing: a machine that falls behind is not a hang.
 """
 
 from __future__ import annotations
@@ -14,18 +18,17 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
 from loguru import logger
 
+from callbot.hangs import WatchedPool, stage_pool
+
 #: Added to the decoder threads' nice value (Linux: per thread); 0 leaves them as they are.
 DECODER_NICENESS = 5
 
 T = TypeVar("T")
-_pool: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
 
 
 def _lower_priority() -> None:
@@ -36,17 +39,15 @@ def _lower_priority() -> None:
         logger.debug(f"decoder threads keep their priority ({error})")
 
 
-def decoder_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
-                                       thread_name_prefix="speech-decoder",
-                                       initializer=_lower_priority)
-        return _pool
+def decoder_pool() -> WatchedPool:
+    return stage_pool("speech-decoder", os.cpu_count() or 2, _lower_priority)
 
 
-async def run_decoder(function: Callable[..., T], *args: object) -> T:
-    """``asyncio.to_thread`` for recognition work: on the decoder pool."""
+async def run_decoder(function: Callable[..., T], *args: object,
+                      deadline_sec: float | None = None) -> T:
+    """``asyncio.to_thread`` for recognition work: on the decoder pool; with ``deadline_sec``,
+    ``StageTimeout`` when the job runs longer (``callbot/hangs.py``)."""
+    if deadline_sec is not None:
+        return await decoder_pool().run("stt", deadline_sec, function, *args, from_start=True)
     return await asyncio.get_running_loop().run_in_executor(decoder_pool(),
                                                             partial(function, *args))

