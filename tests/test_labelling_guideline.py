@@ -30,6 +30,19 @@ def test_no_sentence_is_labelled_with_two_intents(training_data: TrainingData) -
     assert {text: names for text, names in intents.items() if len(names) > 1} == {}
 
 
+def test_no_sentence_is_written_twice(training_data: TrainingData) -> None:
+    """A repeated sentence (same words once folded) teaches nothing and lands in two
+    cross-validation folds, where it answers for itself: the figure is flattered."""
+    seen: dict[str, str] = {}
+    repeated = []
+    for example in training_data.examples:
+        key = features_text(example.text)
+        if key in seen:
+            repeated.append((seen[key], example.source, example.text))
+        seen.setdefault(key, example.source)
+    assert repeated == []
+
+
 def test_where_an_office_is_means_address_access(training_data: TrainingData) -> None:
     extractor = EntityExtractor(training_data)
     wrong = [(e.intent, e.text) for e in training_data.examples

@@ -13,6 +13,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.bridge.generic_wire import outgoing
 from callbot.config import StoreSettings
+from callbot.conversation.prompts import TRANSFER
 from callbot.store.recovery import close_dead_calls, this_node
 from callbot.store.writes import apply_records
 from callbot.voice_server import VoiceServer, free_port, voice_server
@@ -105,6 +107,34 @@ async def test_sigterm_refuses_new_calls_and_lets_the_current_one_finish(
     assert "call log closed" in server.log_text()
     stored = await stored_call(store, line.call_id, timeout_sec=2)
     assert stored.call["outcome"] == "transferred" and len(stored.turns) == 2
+
+
+async def test_calls_still_on_at_the_end_of_the_drain_go_to_a_person(
+        nlu_cache: Path, tmp_path: Path) -> None:
+    """A 2 s drain; the caller keeps pressing keys past it: at its end the call hears the
+    transfer prompt, gets the transfer message (reason ``shutdown``), and the call log says
+    ``transferred``, not a broken line."""
+    store = make_store_settings("sqlite", tmp_path / "state")
+    env = store_env(store) | {"CALLBOT_VOICE__DRAIN_TIMEOUT_SEC": "2"}
+    with voice_server(nlu_cache, **env) as server:
+        current = asyncio.create_task(timed_call(server.call_url, [("dtmf", "5")] * 8))
+        await wait_until(lambda: "bot (reprompt)" in server.log_text(), "the caller's first key")
+        server.process.terminate()
+        stopped_at = time.monotonic()
+        line = await current
+        assert await asyncio.to_thread(server.process.wait, 60) == 0
+    log = server.log_text()
+    assert "still running after 2 s: transferring them to a person" in log
+    assert "call log closed" in log
+    said_at, turn = next((t, turn) for t, turn in line.turns if turn["action"] == "transfer")
+    assert (turn["bot"], turn["transfer_reason"]) == (TRANSFER, "shutdown")
+    assert said_at - stopped_at >= 2.0
+    transfer = line.event("transfer")
+    assert transfer is not None and transfer[1]["reason"] == "shutdown"
+    assert line.audio_sec(after=said_at) >= 2.0, "the transfer prompt was not played"
+    stored = await stored_call(store, line.call_id, timeout_sec=2)
+    assert (stored.call["outcome"], stored.call["transfer_reason"]) == ("transferred", "shutdown")
+    assert not [e for e in stored.events if e["kind"] == "error"]
 
 
 async def _call_left_open(server: VoiceServer, call_id: str,
