@@ -36,24 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
-
-from callbot.call_client import CallReport, Step, call_websocket
 from callbot.config import Settings
-from callbot.voice_bench import (
-    answer_latencies,
-    caller_clips,
-    proc_figures,
-    receiver_late_frames,
-)
+from callbot.voice_bench import proc_figures
 from callbot.voice_server import VoiceServer, voice_server
 
 PEAK_HOUR_SHARE = 0.15  # of a day's calls in its busiest hour
 MONDAY_FACTOR = 2.0
 OVERLOAD_FACTOR = 2.0  # offered load, in multiples of the bot's capacity
-CALL_TIMEOUT_SEC = 240.0  # a scripted call still running after this has failed
 WATCH_SEC = 0.5
-CLEAN_CLOSE_CODES = {None, 1000, 1001}
 #: A soak caller the bot refused (its slot not released yet) calls back after this.
 CALL_BACK_SEC = 1.0
 #: Memory counts as flat while serve's RSS grows by less than this per 100 calls.
@@ -63,6 +53,7 @@ FLAT_MB_PER_100_CALLS = 5.0
 VERDICT_MIN_CALLS = 300
 #: For serve to log the end of the last calls (their "call audio" line).
 SETTLE_SEC = 3.0
+SERVE_TAIL_LINES = 40
 
 
 def peak_calls_per_hour(calls_per_day: int) -> float:
@@ -134,19 +125,6 @@ class LoadTransport(Protocol):
         ...
 
 
-def outcome(report: CallReport) -> str:
-    """``completed``, ``refused`` (cleanly, over capacity) or ``failed:<why>``."""
-    from callbot.bridge.websocket_server import CLOSE_TRY_AGAIN_LATER  # pipecat: not at CLI start
-
-    if not report.call_id:
-        return "refused" if report.close_code == CLOSE_TRY_AGAIN_LATER else "failed:not_started"
-    if report.greeting_latency_ms is None:
-        return "failed:no_greeting"
-    if report.close_code not in CLEAN_CLOSE_CODES:
-        return f"failed:closed_{report.close_code}"
-    return "completed"
-
-
 @dataclass
 class ServeWatch:
     """Calls in progress and memory of the serve process, from its log lines and /proc."""
@@ -173,62 +151,17 @@ class ServeWatch:
             self.rss_by_calls.append((self.ended, round(self.rss_mb(), 1)))
 
     def rss_mb(self) -> float:
+        code = self.server.process.poll()
+        if code is not None:  # /proc has no memory figure for it any more: say what happened
+            tail = "".join(self.server.log[-SERVE_TAIL_LINES:])
+            raise RuntimeError(f"callbot serve exited with {code} during the run; its last "
+                               f"lines:\n{tail}")
         return proc_figures(self.server.process.pid)[1]
 
     async def run(self) -> None:
         while True:
             self.poll()
             await asyncio.sleep(WATCH_SEC)
-
-
-class WebSocketLoad:
-    """Callers on the generic WebSocket bridge (``call_client``), asking scripted questions
-    (a different rotation of the French clips for each caller)."""
-
-    name = "websocket"
-
-    def __init__(self, server: VoiceServer) -> None:
-        self.url = server.call_url
-        self.clips = caller_clips()
-        self.started: list[CallReport] = []  # every call the bot took, for the call log check
-        self._completed: list[CallReport] = []  # this phase's
-
-    async def call(self, number: int, questions: int) -> str:
-        steps: list[Step] = [self.clips[(number + i) % len(self.clips)] for i in range(questions)]
-        try:
-            report = await asyncio.wait_for(
-                call_websocket(self.url, steps, caller=caller_number(number)), CALL_TIMEOUT_SEC)
-        except TimeoutError:
-            return "failed:timeout"
-        except (aiohttp.ClientError, OSError) as exc:
-            return f"failed:{type(exc).__name__}"
-        if report.call_id:
-            self.started.append(report)
-        verdict = outcome(report)
-        if verdict == "completed":
-            self._completed.append(report)
-        return verdict
-
-    def phase_audio(self) -> PhaseAudio:
-        reports, self._completed = self._completed, []
-        late = receiver_late_frames(reports)
-        answered = sum(any(t.get("caller") for t in r.turns) for r in reports)
-        return PhaseAudio({"calls_answered": answered, **answer_latencies(reports), **late},
-                          late["late_frames"], late["frames_received"])
-
-    async def call_sec(self, asked: float | None) -> float:
-        """As asked, or measured by a probe call (one question) with nobody else calling."""
-        if asked:
-            return asked
-        started = time.monotonic()
-        verdict = await self.call(0, 1)
-        self.phase_audio()  # the probe belongs to no phase
-        if verdict != "completed":
-            raise RuntimeError(f"the probe call did not complete: {verdict}")
-        return time.monotonic() - started
-
-    def store_losses(self, database: Path) -> dict[str, Any]:
-        return store_losses(database, self.started)
 
 
 async def place(transport: LoadTransport, number: int, questions: int, tally: Tally) -> str:
@@ -381,22 +314,6 @@ def no_call_log(database: Path) -> dict[str, Any]:
     return {"log_records_lost": None, "store": f"no SQLite call log at {database}"}
 
 
-def store_losses(database: Path, started: list[CallReport]) -> dict[str, Any]:
-    """Calls the callers saw answered that the call log lacks or left open, and bot turns
-    they heard that it lacks; read once ``serve`` has stopped (its writer flushed)."""
-    log = read_call_log(database)
-    if log is None:
-        return no_call_log(database)
-    outcomes = {call_id: result for call_id, _, result in log.calls}
-    turns = log.turns
-    missing = [r.call_id for r in started if r.call_id not in outcomes]
-    unclosed = [r.call_id for r in started if outcomes.get(r.call_id, "") is None]
-    lost_turns = sum(max(0, len(r.turns) - turns.get(r.call_id, 0)) for r in started)
-    return {"log_records_lost": len(missing) + len(unclosed) + lost_turns,
-            "calls_in_store": len(outcomes), "calls_missing_from_store": len(missing),
-            "calls_left_open_in_store": len(unclosed), "turns_missing_from_store": lost_turns}
-
-
 def bench_load(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     state_dir = Path(tempfile.mkdtemp(prefix="callbot-load-"))  # this run's call log only
     transport: LoadTransport
@@ -406,6 +323,8 @@ def bench_load(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
         with sip_load(settings, args.max_calls, state_dir, args.call_sec) as (server, transport):
             figures = asyncio.run(run_profile(server, transport, args))
     else:
+        from callbot.load_websocket import WebSocketLoad
+
         extra = {"CALLBOT_VOICE__MAX_CALLS": str(args.max_calls),
                  "CALLBOT_STORE__STATE_DIR": str(state_dir)}
         with voice_server(settings.nlu.cache_dir, **extra) as server:

@@ -9,8 +9,9 @@ cut for real (a port nobody listens on). The caller is ``tests/call_timeline.py`
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -139,13 +140,31 @@ async def test_speech_synthesis_failure(nlu_cache: Path, tmp_path: Path) -> None
     assert "injected tts failure" in server.log_text()
 
 
-async def test_database_unreachable_call_goes_on(nlu_cache: Path, tmp_path: Path) -> None:
-    """The call log's PostgreSQL is down: the call is normal, its records wait in the spool
-    and reach the database when the next process starts with a working one."""
-    dead_db = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test"
-    with faulty_server(nlu_cache, tmp_path, CALLBOT_STORE__URL=dead_db) as server:
-        line = await timed_call(server.call_url, [("dtmf", "0")])
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port whose connections the kernel accepts and nobody ever answers: a hung server."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("database", ["down", "hung"])
+async def test_database_unreachable_call_goes_on(nlu_cache: Path, tmp_path: Path,
+                                                 database: str) -> None:
+    """The call log's PostgreSQL is down (nobody listens) or hung (it takes the connection,
+    never answers; each write gives up after ``store.write_timeout_sec``): the call is normal,
+    its records wait in the spool and reach the database when the next process starts with a
+    working one."""
+    with ExitStack() as stack:
+        port = stack.enter_context(silent_listener()) if database == "hung" else free_port()
+        dead_db = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test"
+        with faulty_server(nlu_cache, tmp_path, CALLBOT_STORE__URL=dead_db,
+                           CALLBOT_STORE__WRITE_TIMEOUT_SEC="1") as server:
+            line = await timed_call(server.call_url, [("dtmf", "0")])
     assert "call log unreachable" in server.log_text()
+    if database == "hung":
+        assert "TimeoutError: no answer within 1.0 s" in server.log_text()
     transfer = line.event("transfer")
     assert transfer is not None and transfer[1]["reason"] == "dtmf_zero"
     assert line.dead_air_sec() <= MAX_DEAD_AIR_SEC

@@ -36,15 +36,18 @@ FR_QUESTION = str(AUDIO / "fr_poubelles.wav")
 
 
 def assert_hang_failed_to_person(line: Timeline, stored: StoredCall, component: str,
-                                 server: VoiceServer, deadline_sec: float) -> None:
-    """As after a crash, and the fallback prompt starts within ``HANDOVER_SEC`` of the
-    deadline (counted from the caller's last step: end of speech, key press)."""
+                                 server: VoiceServer, deadline_sec: float | None = None) -> None:
+    """As after a crash (the fallback prompt within ``HANDOVER_SEC`` of the failure turn, sent
+    as the deadline passes). ``deadline_sec``: the stage started at the caller's last step (a
+    key press), so the prompt also starts within ``HANDOVER_SEC`` of that plus the deadline;
+    after speech, recognition may run late on a busy machine and the step says nothing."""
     assert_failed_to_person(line, stored, component, server)
-    failed_at = next(t for t, turn in line.turns if turn.get("transfer_reason") == "failure")
-    prompt_at = line.first_audio_after(failed_at)
-    assert prompt_at is not None
-    assert prompt_at - line.triggers[-1] <= deadline_sec + HANDOVER_SEC, (
-        f"fallback prompt {prompt_at - line.triggers[-1]:.2f} s after the caller's last step")
+    if deadline_sec is not None:
+        failed_at = next(t for t, turn in line.turns if turn.get("transfer_reason") == "failure")
+        prompt_at = line.first_audio_after(failed_at)
+        assert prompt_at is not None
+        assert prompt_at - line.triggers[-1] <= deadline_sec + HANDOVER_SEC, (
+            f"fallback prompt {prompt_at - line.triggers[-1]:.2f} s after the caller's key")
     errors = [e["detail"] for e in stored.events if e["kind"] == "error"]
     assert any("timeout" in d and "hang" in d for d in errors), errors
     assert f"injected {component} hang" in server.log_text()
@@ -61,20 +64,20 @@ async def _hung_call(nlu_cache: Path, tmp_path: Path, faults: str, steps: list[t
 async def test_recognition_hang(nlu_cache: Path, tmp_path: Path) -> None:
     """Vosk's final result never comes; the hold-on prompt covers the wait."""
     line, stored, server = await _hung_call(nlu_cache, tmp_path, "stt:hang", [("wav", GREETING)])
-    assert_hang_failed_to_person(line, stored, "stt", server, DEADLINES.stt_final_sec)
+    assert_hang_failed_to_person(line, stored, "stt", server)
     assert "thread(s) busy for over" in server.log_text()  # its decoder thread written off
 
 
 async def test_embedded_nlu_hang(nlu_cache: Path, tmp_path: Path) -> None:
     line, stored, server = await _hung_call(nlu_cache, tmp_path, "nlu:hang", [("wav", GREETING)])
-    assert_hang_failed_to_person(line, stored, "nlu", server, DEADLINES.nlu_sec)
+    assert_hang_failed_to_person(line, stored, "nlu", server)
 
 
 async def test_knowledge_base_hang(nlu_cache: Path, tmp_path: Path) -> None:
     """A French question (Whisper) is understood, then rendering its answer never ends."""
     line, stored, server = await _hung_call(nlu_cache, tmp_path, "kb:hang",
                                             [("wav", FR_QUESTION)], stt_engine="whisper")
-    assert_hang_failed_to_person(line, stored, "kb", server, DEADLINES.kb_sec)
+    assert_hang_failed_to_person(line, stored, "kb", server)
     assert line.turns[-1][1]["intent"] == "waste_collection"
 
 

@@ -8,7 +8,8 @@ import pytest
 from callbot.call_client import CallReport
 from callbot.cli import build_parser
 from callbot.config import Settings
-from callbot.load_bench import bench_load, outcome, peak_calls_per_hour
+from callbot.load_bench import bench_load, peak_calls_per_hour
+from callbot.load_websocket import outcome
 from callbot.playout import Playout
 
 FRAME_SEC = 0.04

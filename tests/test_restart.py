@@ -117,7 +117,8 @@ async def test_calls_still_on_at_the_end_of_the_drain_go_to_a_person(
     store = make_store_settings("sqlite", tmp_path / "state")
     env = store_env(store) | {"CALLBOT_VOICE__DRAIN_TIMEOUT_SEC": "2"}
     with voice_server(nlu_cache, **env) as server:
-        current = asyncio.create_task(timed_call(server.call_url, [("dtmf", "5")] * 8))
+        keys = [("dtmf", "5"), ("wait", "1")] * 8  # a key, then the bot's help, and again
+        current = asyncio.create_task(timed_call(server.call_url, keys))
         await wait_until(lambda: "bot (reprompt)" in server.log_text(), "the caller's first key")
         server.process.terminate()
         stopped_at = time.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -60,7 +61,9 @@ class ConversationProcessor(FrameProcessor):
         self._turns = TurnTaking(turn_params)
         self._transfer_target = transfer_target
         self._timer_task: asyncio.Task | None = None
-        self._speech_ended_at: float | None = None
+        # one per VAD stop not yet answered by the recogniser (a transcript or nothing): on a
+        # busy machine the next stop comes before the last one's transcript
+        self._vad_stops: deque[float] = deque(maxlen=8)
         self._lock = asyncio.Lock()
         self.log = logger.bind(call_id=conversation.call_id)
 
@@ -81,13 +84,14 @@ class ConversationProcessor(FrameProcessor):
             self._turns.user_started(time.monotonic())
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._turns.user_stopped(time.monotonic())
-            self._speech_ended_at = time.monotonic()
+            self._vad_stops.append(time.monotonic())
         elif isinstance(frame, UserSpeakingFrame):
             await self._maybe_barge_in()
         elif isinstance(frame, TranscriptionFrame):
             await self._on_transcript(frame)
             return
         elif isinstance(frame, NothingRecognisedFrame):
+            self._next_vad_stop()
             self._turns.answered()  # noise, not words: no hold-on prompt for it
             return
         elif isinstance(frame, InputDTMFFrame):
@@ -103,9 +107,11 @@ class ConversationProcessor(FrameProcessor):
         await self._handle(self._conversation.failure, component, str(frame.error))
 
     async def hand_over(self) -> None:
-        """The process stops with this call still on: the transfer prompt, then a person."""
+        """The process stops with this call still on: what the bot is saying is cut, then the
+        transfer prompt, then a person."""
         if not self._conversation.ended:
             self.log.warning("still on after the drain: handing the call to a person")
+            await self.broadcast_interruption()
             await self._handle(self._conversation.shutdown)
 
     def _record(self, kind: LineEventKind, detail: str = "") -> None:
@@ -120,18 +126,23 @@ class ConversationProcessor(FrameProcessor):
             await self.broadcast_interruption()
 
     async def _on_transcript(self, frame: TranscriptionFrame) -> None:
+        vad_stop = self._next_vad_stop()
         text = frame.text.strip()
         if not text:
             return
         result = frame.result if isinstance(frame.result, dict) else {}
         confidence = result.get("confidence")
         latencies = {}
-        if self._speech_ended_at is not None:
-            latencies["stt_after_speech"] = round((time.monotonic() - self._speech_ended_at) * 1000, 1)
+        if vad_stop is not None:
+            latencies["stt_after_speech"] = round((time.monotonic() - vad_stop) * 1000, 1)
         self.log.info(f"caller: {text!r}")
         await self._handle(self._conversation.hear, text,
                            float(confidence) if confidence is not None else None, latencies,
-                           in_thread=True, vad_stop=self._speech_ended_at)
+                           in_thread=True, vad_stop=vad_stop)
+
+    def _next_vad_stop(self) -> float | None:
+        """When the VAD ended the turn whose transcript (or lack of one) has just come."""
+        return self._vad_stops.popleft() if self._vad_stops else None
 
     async def _handle(self, method, *args, in_thread: bool = False,  # noqa: ANN001
                       vad_stop: float | None = None) -> None:
