@@ -44,9 +44,16 @@ class Brain:
         raise ValueError(f'nlu.backend must be "embedded" or "rasa", not {settings.nlu.backend!r}')
 
     def policy_params(self) -> PolicyParams:
-        policy = self.settings.policy
+        return self.policy_params_of(self.settings)
+
+    @staticmethod
+    def policy_params_of(settings: Settings) -> PolicyParams:
+        """The policy's settings; ``nlu eval`` counts answers with them too."""
+        policy = settings.policy
         return PolicyParams(
-            answer_threshold=self.settings.nlu.answer_threshold,
+            answer_threshold=settings.nlu.answer_threshold,
+            answer_margin=settings.nlu.answer_margin,
+            min_answer_words=settings.nlu.min_answer_words,
             call_time_limit_sec=policy.call_time_limit_sec,
             max_misunderstandings=policy.max_misunderstandings,
             max_silences=policy.max_silences,

@@ -108,20 +108,25 @@ def cmd_nlu_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.brain import Brain
+    from callbot.conversation.policy import answer_rule
     from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
     from callbot.nlu.evaluation import cross_validate, evaluate, read_tsv
     from callbot.nlu.training_data import load_training_data
 
     nlu = Brain.load_nlu(settings)
-    threshold = settings.nlu.answer_threshold
+    rule = Brain.policy_params_of(settings)
+    answers = answer_rule(rule)
+    rule_text = (f"threshold {rule.answer_threshold}, margin {rule.answer_margin}, "
+                 f"min words {rule.min_answer_words}")
     figures: dict[str, object] = {}
     for path in args.files:
-        report = evaluate(nlu.parse, read_tsv(Path(path)), threshold)
+        report = evaluate(nlu.parse, read_tsv(Path(path)), answers)
         print(f"== {path}: {report.examples} questions ({report.out_of_scope} out of scope)")
         print(f"in-scope accuracy     {report.accuracy:7.1%}")
         print(f"macro-F1              {report.macro_f1:7.3f}")
         print(f"out-of-scope recall   {report.out_of_scope_recall:7.1%}")
-        print(f"confident-wrong rate  {report.confident_wrong_rate:7.1%}  (threshold {threshold})")
+        print(f"confident-wrong rate  {report.confident_wrong_rate:7.1%}  ({rule_text})")
+        print(f"answered correctly    {report.answered_correct_rate:7.1%}  (of in-scope topics)")
         print(f"parse p50 / p95       {report.parse_p50_ms:.2f} / {report.parse_p95_ms:.2f} ms")
         for gold, predicted, count in report.confusions:
             print(f"  confused {gold} → {predicted} ×{count}")
@@ -132,10 +137,14 @@ def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.folds:
         data = load_training_data(settings.data_dir)
         params = EmbeddedNluParams(fallback_threshold=settings.nlu.fallback_threshold)
-        cv = cross_validate(data, lambda d: EmbeddedNLU.train(d, params), folds=args.folds)
+        cv = cross_validate(data, lambda d: EmbeddedNLU.train(d, params), folds=args.folds,
+                            answers=answers)
         print(f"== {cv.folds}-fold cross-validation on {settings.data_dir}: "
               f"accuracy {cv.accuracy:.1%} ({cv.accuracy_after_fallback:.1%} above the fallback "
               f"threshold), macro-F1 {cv.macro_f1:.3f}")
+        print(f"held out: confident-wrong {cv.confident_wrong_rate:.2%}, answered correctly "
+              f"{cv.answered_correct_rate:.1%}, out of scope not answered "
+              f"{cv.out_of_scope_recall:.1%} ({rule_text})")
         figures["cross_validation"] = asdict(cv)
     _print_json(figures)
     return 0

@@ -32,6 +32,9 @@ class NluSettings(BaseModel):
     backend: str = "embedded"
     fallback_threshold: float = 0.3
     answer_threshold: float = 0.6
+    # a topic is answered directly only this far above the runner-up, else the caller chooses
+    answer_margin: float = 0.0
+    min_answer_words: int = 0  # shorter lines are confirmed first (0: off)
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "nlu")
     # backend = "rasa": a Rasa 3.6 server (callbot/rasa/), embedded NLU as per-turn fallback
     rasa_url: str = "http://127.0.0.1:5005"
@@ -98,7 +101,9 @@ class DeadlineSettings(BaseModel):
     """How long each stage of a call may take before it counts as hung (``callbot/hangs.py``):
     past it, the caller hears the fallback prompt and goes to a person, as after a crash."""
 
-    stt_final_sec: float = 3.0  # end of speech (VAD) → final transcript
+    # one Vosk decoder job (a batch, the final result), from its start; 5 s, not 3: at load 20
+    # on 2 cores a starved 80 ms batch was seen past 3 s, and hold-on prompts cover the wait
+    stt_final_sec: float = 5.0
     nlu_sec: float = 2.0  # one parse (with nlu.backend = "rasa": on top of rasa_timeout_sec)
     kb_sec: float = 2.0  # the policy's answer, knowledge-base lookup included
     # one sentence's synthesis → its audio; 2 s, not 3: nothing covers a mute synthesiser

@@ -40,6 +40,9 @@ SIP_CALL_SEC = 40.0
 #: The bench's own pseudonym key: it recomputes the callers' pseudonyms to find their records.
 PSEUDONYM_KEY = "callbot-load-bench"
 BUSY = 486
+#: sipp's exit status when it cannot bind its SIP or media socket, and how often we try.
+SIPP_CANNOT_BIND = 254
+PORT_TRIES = 3
 
 
 def sip_outcome(run: SippRun) -> str:
@@ -72,14 +75,22 @@ class SipLoad:
     async def call(self, number: int, questions: int) -> str:
         """``questions`` is the WebSocket callers': a SIP caller talks all along."""
         caller, workdir = caller_number(number), self.workdir / f"call-{number}"
-        run = await place_call(self.target, workdir, call_sec=self.length_sec,
-                               sip_port=free_udp_ports(1), media_port=caller_media_port(self.rtp),
-                               caller=caller, audio=self.audio)
+        for _ in range(PORT_TRIES):
+            run = await place_call(self.target, workdir, call_sec=self.length_sec,
+                                   sip_port=free_udp_ports(1),
+                                   media_port=caller_media_port(self.rtp),
+                                   caller=caller, audio=self.audio)
+            if run.returncode != SIPP_CANNOT_BIND or run.statuses:
+                break
+            # a port found free was taken before sipp bound it (40 sipps start in a minute)
+            shutil.rmtree(workdir, ignore_errors=True)
         verdict = sip_outcome(run)
         self._setup_ms += run.setup_ms
         if 200 in run.statuses:
             self.answered.append(caller)
         if verdict.startswith("failed"):
+            workdir.mkdir(parents=True, exist_ok=True)
+            (workdir / "sipp_output.txt").write_text(run.output)
             self.kept.append(workdir)
             logger.warning(f"load: SIP call {number} {verdict}; sipp's files in {workdir}")
         else:

@@ -15,6 +15,7 @@ from callbot.conversation.model import (
     Expecting,
     Hangup,
     Say,
+    ServiceStopping,
     SilenceTimeout,
     SystemFailure,
     Transfer,
@@ -84,7 +85,8 @@ def test_clarification_answer_picks_the_candidate(ctx: PolicyContext) -> None:
     ("event", "reason"),
     [(said("request_human"), TransferReason.CALLER_ASKED),
      (DtmfPressed("0"), TransferReason.DTMF_ZERO),
-     (SystemFailure("tts"), TransferReason.FAILURE)],
+     (SystemFailure("tts"), TransferReason.FAILURE),
+     (ServiceStopping(), TransferReason.SHUTDOWN)],
 )
 def test_transfers_when_open(ctx: PolicyContext, event: object, reason: TransferReason) -> None:
     state, actions = decide(started(ctx), event, OPEN, ctx)  # type: ignore[arg-type]

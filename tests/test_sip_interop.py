@@ -107,7 +107,9 @@ def test_baresip_call_hears_the_greeting_and_is_heard(bot: tuple[VoiceServer, in
     assert sum(rms(piece) < QUIET_RMS for piece in pieces) * 0.02 > 1.0, "no quiet between words"
     if call_rate_hz > 8000:
         share = _high_band_share(b"".join(speech), received_rate)
-        assert share > 0.005, f"{share:.4f} of the energy above 4 kHz: not wideband speech"
+        # 1.4 % measured; none in an 8 kHz call; 19–24 % in a garbled one (byte-swapped PCM
+        # encoded, or G.711 bytes decoded as G.722)
+        assert 0.005 < share < 0.1, f"{share:.4f} of the energy above 4 kHz: not wideband speech"
     call_log = "".join(server.log[log_start:])
     assert f"call started on sip at {call_rate_hz} Hz" in call_log
     assert "caller:" in call_log, "the bot did not hear baresip's caller audio"

@@ -6,6 +6,7 @@ code serves the terminal chat, scenario files, WebSocket and SIP calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -35,6 +36,7 @@ from callbot.kb.hours import format_moment, is_open, next_opening
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.intents import NLU_FALLBACK, OUT_OF_SCOPE, is_topic
 from callbot.nlu.result import ParseResult
+from callbot.nlu.text import features_text
 
 #: A topic must reach this probability to be named in a clarification question.
 CANDIDATE_MIN_CONFIDENCE = 0.12
@@ -58,6 +60,11 @@ _NO_WHY = Why()
 @dataclass(frozen=True)
 class PolicyParams:
     answer_threshold: float = 0.6
+    # A topic is answered directly only this far (probability) above the runner-up intent,
+    # else the caller is asked which of the two (0: off).
+    answer_margin: float = 0.0
+    # Shorter lines (in words) are confirmed before any answer, never answered directly (0: off).
+    min_answer_words: int = 0
     call_time_limit_sec: float = 600.0
     max_misunderstandings: int = 2
     max_silences: int = 2
@@ -174,6 +181,22 @@ def _confidence(event: CallerSaid, ctx: PolicyContext) -> float:
     return confidence
 
 
+def answers_directly(parse: ParseResult, confidence: float, params: PolicyParams) -> bool:
+    """Whether a topic is answered without asking: the rule ``callbot nlu eval`` counts too."""
+    if not is_topic(parse.intent.name) or confidence < params.answer_threshold:
+        return False
+    runner_up = max((s.confidence for s in parse.intent_ranking if s.name != parse.intent.name),
+                    default=0.0)
+    if parse.intent.confidence - runner_up < params.answer_margin:
+        return False
+    return len(features_text(parse.text).split()) >= params.min_answer_words
+
+
+def answer_rule(params: PolicyParams) -> Callable[[ParseResult], bool]:
+    """``answers_directly`` for a line without speech confidence: what ``nlu eval`` counts."""
+    return lambda parse: answers_directly(parse, parse.intent.confidence, params)
+
+
 def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: datetime,
                        ctx: PolicyContext) -> Decision | None:
     """A yes/no to the bot's last question, or ``None`` when it is something else."""
@@ -236,7 +259,7 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     chosen = _clarification_choice(state, parse)
     if chosen:
         return _answer(state, chosen, parse, now, ctx)
-    if is_topic(intent) and confidence >= ctx.params.answer_threshold:
+    if answers_directly(parse, confidence, ctx.params):
         return _answer(state, intent, parse, now, ctx)
     if intent in _CAREFUL_INTENTS and confidence < ctx.params.answer_threshold:
         return _misunderstood(state, parse, now, ctx)

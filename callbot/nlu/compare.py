@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from callbot.config import Settings
-from callbot.nlu.evaluation import cross_validate, evaluate, read_tsv
+from callbot.nlu.evaluation import Answers, cross_validate, evaluate, read_tsv
 from callbot.nlu.result import ParseResult
 from callbot.nlu.training_data import TrainingData, load_training_data
 
@@ -38,11 +38,11 @@ class Contender:
 
 
 def measure(contender: Contender, data: TrainingData, questions: dict[str, list[tuple[str, str]]],
-            answer_threshold: float, folds: int) -> dict[str, Any]:
+            answers: Answers, folds: int) -> dict[str, Any]:
     """Held-out figures per question file, k-fold figures, training time, memory."""
     figures: dict[str, Any] = {"train_seconds": round(contender.train_seconds, 2)}
     for label, rows in questions.items():
-        report = evaluate(contender.parse, rows, answer_threshold).to_dict()
+        report = evaluate(contender.parse, rows, answers).to_dict()
         figures[label] = {k: round(report[k], 4) for k in _REPORTED}
     figures["memory_mb"] = round(contender.memory_mb(), 1)
     if folds > 1:
@@ -111,11 +111,14 @@ def compare(settings: Settings, tsv_paths: list[Path], folds: int = 5,
     """Figures of both backends; Rasa's training time is that of ``rasa train`` (maybe cached)."""
     data = load_training_data(settings.data_dir)
     questions = {path.stem: read_tsv(path) for path in tsv_paths}
-    threshold = settings.nlu.answer_threshold
-    results = {"embedded": measure(embedded_contender(settings), data, questions, threshold, folds)}
+    from callbot.brain import Brain  # the bot's own answering rule (a level above the NLU)
+    from callbot.conversation.policy import answer_rule
+
+    answers = answer_rule(Brain.policy_params_of(settings))
+    results = {"embedded": measure(embedded_contender(settings), data, questions, answers, folds)}
     rasa, close = rasa_contender(settings, quiet=quiet)
     try:
-        results["rasa"] = measure(rasa, data, questions, threshold, folds)
+        results["rasa"] = measure(rasa, data, questions, answers, folds)
     finally:
         close()
     return results

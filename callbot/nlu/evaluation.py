@@ -1,7 +1,8 @@
 """Measuring an NLU: held-out questions and k-fold cross-validation of the training data.
 
 The figure a town hall cares most about is the *confident-wrong rate*: a wrong topic
-intent above the answering threshold, i.e. a confidently wrong answer to a caller.
+answered directly, i.e. a confidently wrong answer to a caller. Whether a parse is answered
+directly is the conversation policy's rule (``answers``), so the figure is the bot's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from sklearn.metrics import f1_score
@@ -31,6 +32,7 @@ class EvalReport:
     macro_f1: float
     out_of_scope_recall: float  # out-of-scope questions not answered as a topic
     confident_wrong_rate: float  # all questions answered with a wrong topic, confidently
+    answered_correct_rate: float  # in-scope topic questions answered directly and rightly
     parse_p50_ms: float
     parse_p95_ms: float
     confusions: list[tuple[str, str, int]] = field(default_factory=list)
@@ -59,17 +61,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else 0.0
 
 
+Answers = Callable[[ParseResult], bool]  # whether the bot answers this topic directly
+
+
+def above(threshold: float) -> Answers:
+    """The bare rule: a topic at or above ``threshold`` is answered."""
+    return lambda result: is_topic(result.intent.name) and result.intent.confidence >= threshold
+
+
 def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]],
-             answer_threshold: float) -> EvalReport:
+             answers: Answers) -> EvalReport:
     """Parse every row and score it against its gold intent."""
     gold, predicted, latencies, errors = [], [], [], []
-    oos_total = oos_ok = confident_wrong = 0
+    oos_total = oos_ok = confident_wrong = answered_right = topics = 0
     for intent, text in rows:
         started = time.perf_counter()
         result = parse(text)
         latencies.append((time.perf_counter() - started) * 1000)
         name, confidence = result.intent.name, result.intent.confidence
-        answered_topic = is_topic(name) and confidence >= answer_threshold
+        answered_topic = answers(result)
         gold.append(intent)
         predicted.append(name)
         if intent == OUT_OF_SCOPE:
@@ -77,6 +87,8 @@ def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]
             oos_ok += not answered_topic
         if answered_topic and name != intent:
             confident_wrong += 1
+        topics += is_topic(intent)
+        answered_right += answered_topic and name == intent
         if name != intent:
             errors.append({"gold": intent, "predicted": name, "confidence": round(confidence, 3),
                            "text": text})
@@ -91,6 +103,7 @@ def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]
                                 zero_division=0)) if gold else 0.0,
         out_of_scope_recall=oos_ok / oos_total if oos_total else 1.0,
         confident_wrong_rate=confident_wrong / total if total else 0.0,
+        answered_correct_rate=answered_right / topics if topics else 0.0,
         parse_p50_ms=statistics.median(latencies) if latencies else 0.0,
         parse_p95_ms=percentile(latencies, 0.95),
         confusions=[(g, p, n) for (g, p), n in Counter(
@@ -105,10 +118,15 @@ class CrossValidation:
     accuracy: float  # best-ranked intent right
     macro_f1: float
     accuracy_after_fallback: float  # right and above the fallback threshold
+    # on the held-out examples, answered by ``answers`` (as in ``EvalReport``):
+    confident_wrong_rate: float = 0.0
+    answered_correct_rate: float = 0.0
+    out_of_scope_recall: float = 0.0
 
 
 def cross_validate(data: TrainingData, train: Callable[[TrainingData], object],
-                   folds: int = 5, seed: int = 7) -> CrossValidation:
+                   folds: int = 5, seed: int = 7,
+                   answers: Answers | None = None) -> CrossValidation:
     """Stratified k-fold on the examples; ``train`` returns something with ``parse``."""
     examples = data.examples
     labels = [e.intent for e in examples]
@@ -116,6 +134,8 @@ def cross_validate(data: TrainingData, train: Callable[[TrainingData], object],
     gold: list[str] = []
     predicted: list[str] = []
     kept: list[str] = []  # the intent after the fallback threshold
+    held_out: list[tuple[str, str]] = []
+    results: list[ParseResult] = []
     for train_idx, test_idx in splitter.split(examples, labels):
         fold_data = TrainingData(
             examples=[examples[i] for i in train_idx], synonyms=data.synonyms,
@@ -127,9 +147,18 @@ def cross_validate(data: TrainingData, train: Callable[[TrainingData], object],
             gold.append(labels[i])
             predicted.append(result.intent_ranking[0].name if result.intent_ranking else "")
             kept.append(result.intent.name)
+            held_out.append((labels[i], examples[i].text))
+            results.append(result)
 
     def share_right(guesses: list[str]) -> float:
         return sum(g == p for g, p in zip(gold, guesses, strict=True)) / len(gold)
 
     macro_f1 = float(f1_score(gold, predicted, average="macro", zero_division=0))
-    return CrossValidation(folds, share_right(predicted), macro_f1, share_right(kept))
+    cv = CrossValidation(folds, share_right(predicted), macro_f1, share_right(kept))
+    if answers is None:
+        return cv
+    replay = iter(results)  # already parsed: score them as if asked again
+    report = evaluate(lambda _text: next(replay), held_out, answers)
+    return replace(cv, confident_wrong_rate=report.confident_wrong_rate,
+                   answered_correct_rate=report.answered_correct_rate,
+                   out_of_scope_recall=report.out_of_scope_recall)

@@ -66,7 +66,7 @@ class VoskSTTParams:
     ttfs_p99_sec: float = 0.25  # end of speech → final transcript, for the turn strategies
     # one decoder job (a batch, the final result) running longer has hung: the call fails
     # over to a person (deadlines.stt_final_sec in the settings); None: no deadline
-    hang_after_sec: float | None = 3.0
+    hang_after_sec: float | None = 5.0
 
 
 def transcript_result(segments: Sequence[dict[str, Any]]) -> dict[str, Any]:
