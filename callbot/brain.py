@@ -52,8 +52,6 @@ class Brain:
         policy = settings.policy
         return PolicyParams(
             answer_threshold=settings.nlu.answer_threshold,
-            answer_margin=settings.nlu.answer_margin,
-            min_answer_words=settings.nlu.min_answer_words,
             call_time_limit_sec=policy.call_time_limit_sec,
             max_misunderstandings=policy.max_misunderstandings,
             max_silences=policy.max_silences,

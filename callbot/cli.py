@@ -114,10 +114,8 @@ def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.nlu.training_data import load_training_data
 
     nlu = Brain.load_nlu(settings)
-    rule = Brain.policy_params_of(settings)
-    answers = answer_rule(rule)
-    rule_text = (f"threshold {rule.answer_threshold}, margin {rule.answer_margin}, "
-                 f"min words {rule.min_answer_words}")
+    answers = answer_rule(Brain.policy_params_of(settings))
+    rule_text = f"threshold {settings.nlu.answer_threshold}"
     figures: dict[str, object] = {}
     for path in args.files:
         report = evaluate(nlu.parse, read_tsv(Path(path)), answers)

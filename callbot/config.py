@@ -32,9 +32,6 @@ class NluSettings(BaseModel):
     backend: str = "embedded"
     fallback_threshold: float = 0.3
     answer_threshold: float = 0.6
-    # a topic is answered directly only this far above the runner-up, else the caller chooses
-    answer_margin: float = 0.0
-    min_answer_words: int = 0  # shorter lines are confirmed first (0: off)
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "nlu")
     # backend = "rasa": a Rasa 3.6 server (callbot/rasa/), embedded NLU as per-turn fallback
     rasa_url: str = "http://127.0.0.1:5005"

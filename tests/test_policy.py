@@ -22,8 +22,9 @@ from callbot.conversation.model import (
     TransferReason,
     TurnAction,
 )
-from callbot.conversation.policy import PolicyContext, PolicyParams, decide
+from callbot.conversation.policy import PolicyContext, PolicyParams, answer_rule, decide
 from callbot.kb.model import KnowledgeBase
+from callbot.nlu.evaluation import evaluate
 from callbot.nlu.result import IntentScore, ParseResult
 from tests.conftest import at
 
@@ -146,3 +147,25 @@ def test_answer_after_clarification_keeps_the_question_day(ctx: PolicyContext) -
     assert clarify.action is TurnAction.CLARIFY
     _, [answer] = decide(state, said("affirm"), OPEN, ctx)
     assert answer.why.kb_entry == "opening_hours" and "veille de Noël" in answer.text
+
+
+def test_eval_counts_confident_wrong_with_the_policys_own_rule(ctx: PolicyContext) -> None:
+    """``nlu eval`` scores a parse as answered exactly when ``decide`` answers its topic."""
+    asked = {  # text: (gold intent, what the NLU said)
+        "wrong and sure": ("marriage", said("pacs", 0.9)),
+        "wrong at the threshold": ("marriage", said("pacs", 0.6)),
+        "wrong but unsure": ("marriage", said("pacs", 0.45, ("pacs", 0.45), ("marriage", 0.4))),
+        "right and sure": ("marriage", said("marriage", 0.8)),
+        "out of scope taken for a topic": ("out_of_scope", said("jobs", 0.7)),
+        "out of scope seen": ("out_of_scope", said("out_of_scope", 0.9)),
+    }
+    parses = {text: replace(event.parse, text=text) for text, (_, event) in asked.items()}
+    answers = answer_rule(ctx.params)
+    for parse in parses.values():
+        _, [say, *_] = decide(started(ctx), CallerSaid(parse), OPEN, ctx)
+        assert answers(parse) == (say.action is TurnAction.ANSWER and say.why.kb_entry is not None)
+    report = evaluate(parses.__getitem__, [(gold, text) for text, (gold, _) in asked.items()],
+                      answers)
+    assert report.confident_wrong_rate == 3 / 6
+    assert report.answered_correct_rate == 1 / 4
+    assert report.out_of_scope_recall == 1 / 2

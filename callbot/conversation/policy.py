@@ -36,7 +36,6 @@ from callbot.kb.hours import format_moment, is_open, next_opening
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.intents import NLU_FALLBACK, OUT_OF_SCOPE, is_topic
 from callbot.nlu.result import ParseResult
-from callbot.nlu.text import features_text
 
 #: A topic must reach this probability to be named in a clarification question.
 CANDIDATE_MIN_CONFIDENCE = 0.12
@@ -60,11 +59,6 @@ _NO_WHY = Why()
 @dataclass(frozen=True)
 class PolicyParams:
     answer_threshold: float = 0.6
-    # A topic is answered directly only this far (probability) above the runner-up intent,
-    # else the caller is asked which of the two (0: off).
-    answer_margin: float = 0.0
-    # Shorter lines (in words) are confirmed before any answer, never answered directly (0: off).
-    min_answer_words: int = 0
     call_time_limit_sec: float = 600.0
     max_misunderstandings: int = 2
     max_silences: int = 2
@@ -183,13 +177,7 @@ def _confidence(event: CallerSaid, ctx: PolicyContext) -> float:
 
 def answers_directly(parse: ParseResult, confidence: float, params: PolicyParams) -> bool:
     """Whether a topic is answered without asking: the rule ``callbot nlu eval`` counts too."""
-    if not is_topic(parse.intent.name) or confidence < params.answer_threshold:
-        return False
-    runner_up = max((s.confidence for s in parse.intent_ranking if s.name != parse.intent.name),
-                    default=0.0)
-    if parse.intent.confidence - runner_up < params.answer_margin:
-        return False
-    return len(features_text(parse.text).split()) >= params.min_answer_words
+    return is_topic(parse.intent.name) and confidence >= params.answer_threshold
 
 
 def answer_rule(params: PolicyParams) -> Callable[[ParseResult], bool]:

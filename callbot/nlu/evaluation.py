@@ -64,11 +64,6 @@ def percentile(values: list[float], q: float) -> float:
 Answers = Callable[[ParseResult], bool]  # whether the bot answers this topic directly
 
 
-def above(threshold: float) -> Answers:
-    """The bare rule: a topic at or above ``threshold`` is answered."""
-    return lambda result: is_topic(result.intent.name) and result.intent.confidence >= threshold
-
-
 def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]],
              answers: Answers) -> EvalReport:
     """Parse every row and score it against its gold intent."""
