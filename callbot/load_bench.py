@@ -153,9 +153,12 @@ class ServeWatch:
     def rss_mb(self) -> float:
         code = self.server.process.poll()
         if code is not None:  # /proc has no memory figure for it any more: say what happened
+            handle, name = tempfile.mkstemp(prefix="callbot-serve-", suffix=".log")
+            with os.fdopen(handle, "w") as log:
+                log.writelines(self.server.log)
             tail = "".join(self.server.log[-SERVE_TAIL_LINES:])
-            raise RuntimeError(f"callbot serve exited with {code} during the run; its last "
-                               f"lines:\n{tail}")
+            raise RuntimeError(f"callbot serve exited with {code} during the run; its log is in "
+                               f"{name}, its last lines:\n{tail}")
         return proc_figures(self.server.process.pid)[1]
 
     async def run(self) -> None:

@@ -21,7 +21,7 @@ from callbot.sip.codecs import G722_CODEC, PCMU, G722Coder, codec_named
 from callbot.sip.rtp_wire import SAMPLES_PER_PACKET
 from callbot.sip.sdp import SdpError, SdpOffer, answer
 from callbot.sip.serializer import SipSerializer
-from callbot.sip_bench import caller_media_port, free_udp_ports, sip_server
+from callbot.sip_bench import KEEP_TALKING_ENV, caller_media_port, free_udp_ports, sip_server
 from callbot.sipp import run_calls, sipp_available
 from callbot.speech.audio import read_wav, resample_pcm16, rms
 
@@ -171,8 +171,9 @@ def test_sipp_g722_call_is_heard_answered_and_transferred_by_dtmf(nlu_cache: Pat
                                                                  tmp_path: Path) -> None:
     """A real sipp offers G.722 alone and streams the French clips as G.722 (its rtp_stream,
     payload type 9), then presses 0 (RFC 4733, telephone-event/8000 beside G.722). The bot's
-    RTP is captured on the loopback where root may, and decoded there as G.722."""
-    with sip_server(nlu_cache, max_calls=2) as (server, port, rtp):
+    RTP is captured on the loopback where root may, and decoded there as G.722. As in the
+    bench, misunderstandings never transfer (the test model is Korean): only the key does."""
+    with sip_server(nlu_cache, max_calls=2, **KEEP_TALKING_ENV) as (server, port, rtp):
         capture = RtpCapture(*rtp) if RtpCapture.available() else None
         with capture or contextlib.nullcontext():
             run = run_calls(f"127.0.0.1:{port}", tmp_path, calls=1, concurrent=1, call_sec=20,
