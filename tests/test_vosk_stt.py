@@ -216,3 +216,37 @@ async def test_end_of_turn_from_silero_in_the_user_aggregator(model, start):
     assert any(isinstance(f, UserStoppedSpeakingFrame) for f in down), "the turn never ended"
     said = " ".join(m["content"] for m in context.get_messages() if m["role"] == "user")
     assert len(said.split()) >= 2, context.get_messages()
+
+
+async def test_a_recognizer_whose_thread_hung_is_never_used_again(model, start, monkeypatch):
+    """Kaldi aborts the whole process when a second thread enters a recognizer the first is
+    still inside: after a decoder job misses its deadline, that call's recognizer is dropped.
+    The hang is the real fault injection (``CALLBOT_FAULTS=stt:hang:for=1``: the first final
+    result blocks its thread for good); the wrappers only count threads inside each recognizer."""
+    from callbot import faults
+    from callbot.speech import vosk_stt
+
+    monkeypatch.setattr(faults, "_FAULTS", faults.parse_faults("stt:hang:for=1"))
+    inside: dict[int, int] = {}
+    entered_while_busy: list[str] = []
+
+    def watched(job):
+        def run(recognizer, *args):
+            if inside.get(id(recognizer)):
+                entered_while_busy.append(job.__name__)
+            inside[id(recognizer)] = inside.get(id(recognizer), 0) + 1
+            try:
+                return job(recognizer, *args)
+            finally:
+                inside[id(recognizer)] -= 1
+        return run
+
+    monkeypatch.setattr(vosk_stt, "_accept", watched(vosk_stt._accept))
+    monkeypatch.setattr(vosk_stt, "_finalize", watched(vosk_stt._finalize))
+    stt = VoskSTTService(model=model, params=VoskSTTParams(hang_after_sec=3.0))
+    frames = [*utterance(start), SleepFrame(4.0), *utterance(start)]
+    down, up = await run_test(stt, frames_to_send=frames, pipeline_params=PHONE)
+    errors = [f.error for f in up if isinstance(f, ErrorFrame)]
+    assert any("final result failed: timeout" in e and "hang" in e for e in errors), errors
+    assert not entered_while_busy  # the second turn did not reach the wedged recognizer
+    assert not finals(list(down))  # the call goes to a person; no transcript from a dead decoder

@@ -39,6 +39,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from callbot import faults
+from callbot.hangs import StageTimeout
 from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.speech.audio import SAMPLE_WIDTH_BYTES, mean_word_confidence
 from callbot.speech.decoder_pool import run_decoder
@@ -228,6 +229,7 @@ class VoskSTTService(STTService):
             endpoint, result = await run_decoder(_accept, recognizer, chunk,
                                                  deadline_sec=self._params.hang_after_sec)
         except Exception as error:
+            self._forget_if_wedged(error)
             await self.push_error(f"{self}: Vosk decoding failed: {error}", exception=error)
             return
         if endpoint:  # Vosk's own endpointer cut a pause inside the turn: keep the words
@@ -242,6 +244,12 @@ class VoskSTTService(STTService):
                 text, self._user_id, time_now_iso8601(), self._params.language,
                 result={"partial": text}))
 
+    def _forget_if_wedged(self, error: Exception) -> None:
+        """After a deadline the written-off thread may still be inside the recognizer: Kaldi
+        aborts the whole process if a second thread enters it, so this call never uses it again."""
+        if isinstance(error, StageTimeout):
+            self._recognizer = None
+
     async def _finish_turn(self) -> None:
         """End of speech: take Vosk's final result and push one transcript for the turn."""
         segments, self._segments = self._segments, []
@@ -253,6 +261,7 @@ class VoskSTTService(STTService):
             final = await run_decoder(_finalize, recognizer,
                                       deadline_sec=self._params.hang_after_sec)
         except Exception as error:
+            self._forget_if_wedged(error)
             await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)
             return
         if self._rebuild_after_turn:
