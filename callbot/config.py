@@ -103,9 +103,11 @@ class DeadlineSettings(BaseModel):
     stt_final_sec: float = 5.0
     nlu_sec: float = 2.0  # one parse (with nlu.backend = "rasa": on top of rasa_timeout_sec)
     kb_sec: float = 2.0  # the policy's answer, knowledge-base lookup included
-    # one sentence's synthesis → its audio; 2 s, not 3: nothing covers a mute synthesiser
-    # (the hold-on prompt goes through it), so this is dead air the caller hears
-    tts_first_audio_sec: float = 2.0
+    # one sentence's synthesis → its audio: 1.5 s, not 3: nothing covers a mute synthesiser
+    # (the hold-on prompt goes through it), so this is dead air the caller hears; a long
+    # sentence gets tts_sec_per_char each (Piper renders it whole: ~200 chars/s on one core)
+    tts_first_audio_sec: float = 1.5
+    tts_sec_per_char: float = 0.02
 
 
 class SipSettings(BaseModel):

@@ -80,7 +80,8 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         make_stt=make_stt,
         make_tts=lambda rate: PiperTTSService(
             voice=voice, cache=cache,
-            first_audio_timeout_sec=settings.deadlines.tts_first_audio_sec),
+            first_audio_timeout_sec=settings.deadlines.tts_first_audio_sec,
+            timeout_sec_per_char=settings.deadlines.tts_sec_per_char),
         vad=VADParams(stop_secs=voice_settings.vad_stop_sec),
         turn_taking=TurnTakingParams(barge_in_min_sec=voice_settings.barge_in_min_sec,
                                      silence_timeout_sec=voice_settings.silence_timeout_sec),

@@ -104,7 +104,8 @@ async def test_hung_decoders_do_not_block_the_other_calls(nlu_cache: Path, tmp_p
     assert server.log_text().count("injected stt hang") == threads
     heard = [turn for _, turn in line.turns if turn.get("caller") and turn["intent"]]
     assert heard, f"the next call was not recognised:\n{server.log_text()[-3000:]}"
-    assert (stored.call["outcome"], stored.call["transfer_reason"]) == ("transferred", "dtmf_zero")
+    assert stored.call["outcome"] == "transferred"  # the key, or two turns not understood
+    assert not stored.call["transfer_reason"].startswith("failure")
 
 
 def test_a_written_off_thread_is_replaced() -> None:

@@ -5,7 +5,8 @@ Each sentence is synthesised in a thread and resampled there to the pipeline's o
 while the next ones are synthesised. Sentences found in the ``PromptCache`` cost nothing. The
 first sentence of a text starts at its first sound: the voice's leading silence is dead air.
 Synthesis runs on the process's ``tts`` pool under a deadline (``callbot/hangs.py``): a
-sentence not rendered within ``first_audio_timeout_sec`` fails like a crash of Piper.
+sentence not rendered within ``first_audio_timeout_sec`` (or ``timeout_sec_per_char`` per
+character, for a long one) fails like a crash of Piper.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class PiperTTSService(TTSService):
     """Speech for one call from a shared Piper voice (and a shared prompt cache)."""
 
     def __init__(self, *, voice: PiperVoiceModel, cache: PromptCache | None = None,
-                 language: Language = Language.FR, first_audio_timeout_sec: float = 2.0,
-                 **kwargs: Any):
+                 language: Language = Language.FR, first_audio_timeout_sec: float = 1.5,
+                 timeout_sec_per_char: float = 0.02, **kwargs: Any):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
@@ -42,6 +43,7 @@ class PiperTTSService(TTSService):
         self._voice = voice
         self._cache = cache
         self._first_audio_timeout_sec = first_audio_timeout_sec
+        self._timeout_sec_per_char = timeout_sec_per_char
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -54,8 +56,10 @@ class PiperTTSService(TTSService):
             for number, sentence in enumerate(spoken_sentences(text)):
                 audio = self._cache.get(sentence, rate) if self._cache else None
                 if audio is None:
+                    deadline_sec = max(self._first_audio_timeout_sec,
+                                       len(sentence) * self._timeout_sec_per_char)
                     audio = await stage_pool("tts").run(
-                        "tts", self._first_audio_timeout_sec, self._render, sentence, rate)
+                        "tts", deadline_sec, self._render, sentence, rate)
                     if self._cache:
                         self._cache.remember(sentence, rate, audio)
                 if number == 0:  # the caller waits for it; later pauses are the voice's rhythm
