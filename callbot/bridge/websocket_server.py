@@ -17,7 +17,7 @@ from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, ou
 from callbot.bridge.limits import CLOSE_POLICY_VIOLATION, BridgeLimits, FloodGuard
 from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
 from callbot.bridge.transport import BUFFERING_PEER
-from callbot.pipeline.call import CallInfo, VoiceStack, run_call
+from callbot.pipeline.call import CallInfo, VoiceStack, log_early_hangup, run_call
 
 #: WebSocket close code "try again later", for calls over capacity.
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -133,7 +133,12 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         if start.type != "start":
             raise GenericProtocolError(f'expected {{"type": "start"}} first, got {start.type!r}')
         call_id = start.call_id or uuid.uuid4().hex
+        info = CallInfo(call_id, "websocket", start.sample_rate, start.caller,
+                        pacing=BUFFERING_PEER)
         await connection.send(outgoing("started", call_id=call_id))
+    except ConnectionError as exc:  # admitted, then gone before "started": still a call
+        log_early_hangup(stack, info, f"hung up during the handshake: {type(exc).__name__}")
+        return ws
     except GenericProtocolError as exc:
         logger.warning(f"generic bridge handshake refused: {exc}")
         with contextlib.suppress(ConnectionError):  # the peer may be gone already
@@ -142,7 +147,6 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         return ws
     finally:
         stack.admitting -= 1  # no await from here until run_call counts the call
-    info = CallInfo(call_id, "websocket", start.sample_rate, start.caller, pacing=BUFFERING_PEER)
     await run_call(stack, connection, GenericSerializer(start.sample_rate), info)
     return ws
 

@@ -106,6 +106,7 @@ class Conversation:
     caller_id: str | None = None
     sinks: list[CallEventSink] = field(default_factory=list)
     outcome: CallOutcome | None = None
+    opened: CallOpened | None = field(default=None, repr=False)
     closed: CallClosed | None = field(default=None, repr=False)
     #: Audio calls: NLU and knowledge base under a deadline (``callbot/hangs.py``); a stage
     #: past it fails like one that raised. ``None`` (chat, scenarios): no thread hop.
@@ -157,8 +158,18 @@ class Conversation:
         """Something happened on the line (barge-in, key, silence, error): log it, no turn."""
         self._emit(LineEvent(self.call_id, self.clock(), kind, detail))
 
+    def open(self) -> None:
+        """Start the call record, once: as soon as the call is admitted, so a caller who hangs
+        up before the greeting is still logged (the close must never come before it)."""
+        if self.opened is None:
+            self.opened = CallOpened(self.call_id, self.clock(), self.channel, self.caller_id)
+            self._emit(self.opened)
+
     def start(self) -> BotTurn:
-        self._emit(CallOpened(self.call_id, self.clock(), self.channel, self.caller_id))
+        """The greeting; nothing to say if the caller already hung up."""
+        self.open()
+        if self.outcome is not None:
+            return _turn(None, [], None)
         return self._run(CallStarted())
 
     def close(self, outcome: CallOutcome, transfer_reason: str | None = None,
@@ -166,6 +177,7 @@ class Conversation:
         """End the call record once (the caller hung up, the bot ended it, or a failure)."""
         if self.outcome is not None:
             return
+        self.open()
         self.outcome = outcome
         self.closed = CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail)
         self._emit(self.closed)

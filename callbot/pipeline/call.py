@@ -89,14 +89,30 @@ class CallInfo:
     pacing: Pacing = PLAYS_AS_RECEIVED  # how the bot's audio goes to this peer
 
 
-async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: FrameSerializer,
-                   info: CallInfo) -> Conversation:
-    """Run the call until either side ends it; returns the conversation (for its outcome)."""
+def admit_call(stack: VoiceStack, info: CallInfo) -> Conversation:
+    """The call's conversation, its record already opened: from here on the call is in the
+    log, however early the caller hangs up (issue 7)."""
     conversation = stack.brain.conversation()
     conversation.call_id, conversation.channel = info.call_id, info.channel
     conversation.caller_id = info.caller_id
     conversation.deadlines = stack.deadlines
     conversation.sinks.extend(stack.sinks)
+    conversation.open()
+    return conversation
+
+
+def log_early_hangup(stack: VoiceStack, info: CallInfo, detail: str) -> Conversation:
+    """An admitted call whose caller hung up before its pipeline ran: logged, closed abandoned."""
+    logger.bind(call_id=info.call_id).info(f"call ended by the caller before it began ({detail})")
+    conversation = admit_call(stack, info)
+    conversation.close(CallOutcome.ABANDONED, detail=detail)
+    return conversation
+
+
+async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: FrameSerializer,
+                   info: CallInfo) -> Conversation:
+    """Run the call until either side ends it; returns the conversation (for its outcome)."""
+    conversation = admit_call(stack, info)
     log = logger.bind(call_id=info.call_id)
     finished = asyncio.Event()
     worker: PipelineWorker | None = None
