@@ -10,7 +10,6 @@ part's work blocks for good, as a wedged native library would. Deadlines are the
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from pathlib import Path
@@ -89,12 +88,13 @@ async def test_speech_synthesis_hang(nlu_cache: Path, tmp_path: Path) -> None:
 
 
 async def test_hung_decoders_do_not_block_the_other_calls(nlu_cache: Path, tmp_path: Path) -> None:
-    """As many finals hang as the decoder pool has threads, one per call; the next call is
-    still recognised and answered, because the hung threads were written off and replaced."""
+    """As many finals hang as the decoder pool has threads, one per call (one call after the
+    other: each hangs a thread for good); the next call is still recognised and answered,
+    because the hung threads were written off and replaced (without that it would wait for
+    ever behind them)."""
     threads = os.cpu_count() or 2
     with faulty_server(nlu_cache, tmp_path, f"stt:hang:for={threads}") as server:
-        hung = await asyncio.gather(*(timed_call(server.call_url, [("wav", GREETING)])
-                                      for _ in range(threads)))
+        hung = [await timed_call(server.call_url, [("wav", GREETING)]) for _ in range(threads)]
         line = await timed_call(server.call_url, [("wav", GREETING), ("turn", "30"),
                                                   ("dtmf", "0")])
         store = sqlite_store(tmp_path)

@@ -136,8 +136,10 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         info = CallInfo(call_id, "websocket", start.sample_rate, start.caller,
                         pacing=BUFFERING_PEER)
         await connection.send(outgoing("started", call_id=call_id))
-    except ConnectionError as exc:  # admitted, then gone before "started": still a call
+    except (ConnectionError, asyncio.CancelledError) as exc:  # admitted: still a call
         log_early_hangup(stack, info, f"hung up during the handshake: {type(exc).__name__}")
+        if isinstance(exc, asyncio.CancelledError):
+            raise
         return ws
     except GenericProtocolError as exc:
         logger.warning(f"generic bridge handshake refused: {exc}")

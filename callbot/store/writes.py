@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from loguru import logger
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,10 +42,14 @@ async def apply_records(connection: AsyncConnection, records: list[Record]) -> N
                 .where(calls.c.id == record["call_id"]))).scalar()
             if started:
                 days.add(started.date().isoformat())
-            await connection.execute(update(calls).where(calls.c.id == record["call_id"]).values(
+            closed = await connection.execute(update(calls).where(
+                calls.c.id == record["call_id"]).values(
                 ended_at=at, outcome=record["outcome"], transfer_reason=record["transfer_reason"],
                 detail=record["detail"],
                 duration_sec=(at - started).total_seconds() if started else None))
+            if closed.rowcount == 0:  # a close before its open is a lost call: say so (issue 7)
+                logger.error(f"call log: close of call {record['call_id']} that was never "
+                             "opened; the call is missing from the log")
         else:
             raise ValueError(f"unknown call-log record type {kind!r}")
     await forget(connection, days)
