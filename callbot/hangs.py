@@ -68,7 +68,8 @@ class WatchedPool(Executor):
         ident = threading.get_ident()
         while True:
             future, job = self._work.get()
-            if not future.set_running_or_notify_cancel():
+            if not future.set_running_or_notify_cancel():  # its call ended while it was queued
+                del future, job
                 continue
             with self._lock:
                 self._busy[ident] = (time.monotonic(), future)
@@ -81,6 +82,7 @@ class WatchedPool(Executor):
             finally:
                 with self._lock:
                     self._busy.pop(ident, None)
+            del future, job  # an idle thread must not pin its last job's arguments
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
@@ -125,14 +127,20 @@ class WatchedPool(Executor):
                 return await asyncio.wait_for(waiter, deadline_sec)
             except TimeoutError:
                 raise self._missed(future, component, deadline_sec) from None
-        while True:
-            started = self._started(future)
-            left = deadline_sec if started is None else started + deadline_sec - time.monotonic()
-            if left <= 0:
-                raise self._missed(future, component, deadline_sec)
-            done, _ = await asyncio.wait({waiter}, timeout=left)
-            if done:
-                return waiter.result()
+        try:
+            while True:
+                started = self._started(future)
+                left = deadline_sec if started is None else started + deadline_sec - time.monotonic()
+                if left <= 0:
+                    raise self._missed(future, component, deadline_sec)
+                done, _ = await asyncio.wait({waiter}, timeout=left)
+                if done:
+                    return waiter.result()
+        except asyncio.CancelledError:
+            # the call ended: a job still queued must not run (``asyncio.wait`` leaves it be);
+            # a soak of SIP calls piled up such jobs, each pinning its call's Vosk recogniser
+            future.cancel()
+            raise
 
     def _started(self, future: Future) -> float | None:
         with self._lock:

@@ -98,7 +98,7 @@ async def test_hung_decoders_do_not_block_the_other_calls(nlu_cache: Path, tmp_p
     with faulty_server(nlu_cache, tmp_path, f"stt:hang:for={threads}",
                        CALLBOT_DEADLINES__STT_FINAL_SEC="15") as server:
         hung = [await timed_call(server.call_url, [("wav", GREETING)]) for _ in range(threads)]
-        line = await timed_call(server.call_url, [("wav", GREETING), ("turn", "30"),
+        line = await timed_call(server.call_url, [("wav", GREETING), ("turn", "60"),
                                                   ("dtmf", "0")])
         store = sqlite_store(tmp_path)
         failed = [await stored_call(store, call.call_id) for call in hung]

@@ -255,3 +255,14 @@ async def _wait_for(condition: callable, within_sec: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.05)
+
+
+def test_the_writer_keeps_nothing_per_call_once_it_is_closed(brain: Brain, tmp_path: Path) -> None:
+    """Weeks of calls in one process: the writer's per-call numbering must not grow with them."""
+    writer = CallLogWriter(make_store_settings("sqlite", tmp_path / "state")).start()
+    try:
+        for _ in range(3):
+            scripted_call(brain, writer, ["bonjour", "les horaires de la mairie"])
+        assert not writer._seq
+    finally:
+        writer.close()

@@ -25,7 +25,7 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.config import StoreSettings
-from callbot.conversation.call_events import CallEvent, CallOutcome
+from callbot.conversation.call_events import CallClosed, CallEvent, CallOutcome
 from callbot.conversation.session import Conversation
 from callbot.privacy import load_key
 from callbot.store.database import engine_from_settings, migrate
@@ -62,8 +62,12 @@ class CallLogWriter:
         self._retry_at = 0.0
 
     def __call__(self, event: CallEvent) -> None:
-        self._seq[event.call_id] += 1
-        self._queue.put((self._seq[event.call_id], event))
+        seq = self._seq[event.call_id] + 1
+        if isinstance(event, CallClosed):  # a call's last record: forget its counter
+            del self._seq[event.call_id]
+        else:
+            self._seq[event.call_id] = seq
+        self._queue.put((seq, event))
 
     def start(self) -> CallLogWriter:
         self._thread.start()
