@@ -135,34 +135,40 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         if worker is not None:
             await worker.cancel(reason=reason)
 
-    rate = info.sample_rate
-    params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
-                             audio_in_sample_rate=rate, audio_out_sample_rate=rate,
-                             audio_out_10ms_chunks=info.pacing.frame_ms // 10)
-    transport = BridgeTransport(connection, serializer, params, on_end, info.pacing)
-    brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
-    pipeline = Pipeline([
-        transport.input(),
-        VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
-                                                          params=stack.vad)),
-        stack.make_stt(rate),
-        brain_step,
-        stack.make_tts(rate),
-        transport.output(),
-    ])
-    worker = PipelineWorker(
-        pipeline,
-        params=PipelineParams(audio_in_sample_rate=rate, audio_out_sample_rate=rate),
-        idle_timeout_secs=None,
-        enable_rtvi=False,
-        check_dangling_tasks=False,
-        conversation_id=info.call_id,
-    )
+    try:  # a part that cannot be built for this call (e.g. no recognizer) still closes it
+        rate = info.sample_rate
+        params = TransportParams(audio_in_enabled=True, audio_out_enabled=True,
+                                 audio_in_sample_rate=rate, audio_out_sample_rate=rate,
+                                 audio_out_10ms_chunks=info.pacing.frame_ms // 10)
+        transport = BridgeTransport(connection, serializer, params, on_end, info.pacing)
+        brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
+        pipeline = Pipeline([
+            transport.input(),
+            VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
+                                                              params=stack.vad)),
+            stack.make_stt(rate),
+            brain_step,
+            stack.make_tts(rate),
+            transport.output(),
+        ])
+        worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(audio_in_sample_rate=rate, audio_out_sample_rate=rate),
+            idle_timeout_secs=None,
+            enable_rtvi=False,
+            check_dangling_tasks=False,
+            conversation_id=info.call_id,
+        )
 
-    @worker.event_handler("on_pipeline_error")
-    async def on_pipeline_error(_worker: PipelineWorker, frame: ErrorFrame) -> None:
-        await brain_step.component_failed(frame)  # any part fails: the caller gets a person
+        @worker.event_handler("on_pipeline_error")
+        async def on_pipeline_error(_worker: PipelineWorker, frame: ErrorFrame) -> None:
+            await brain_step.component_failed(frame)  # any part fails: the caller gets a person
 
+    except Exception as exc:
+        log.opt(exception=exc).error("the call's pipeline could not be built")
+        conversation.close(CallOutcome.ERROR, detail=f"pipeline: {type(exc).__name__}")
+        await connection.close()
+        return conversation
     stack.call_started()
     stack.calls.add(brain_step)
     log.info(f"call started on {info.channel} at {rate} Hz")
