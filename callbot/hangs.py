@@ -82,7 +82,11 @@ class WatchedPool(Executor):
             finally:
                 with self._lock:
                     self._busy.pop(ident, None)
+                    replaced = ident in self._given_up
+                    self._given_up.discard(ident)
             del future, job  # an idle thread must not pin its last job's arguments
+            if replaced:  # a new thread took its place: the pool keeps its size
+                return
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()

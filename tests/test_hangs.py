@@ -107,3 +107,19 @@ def test_hang_spec_is_checked() -> None:
         parse_faults("bridge:hang")
     with pytest.raises(ValueError, match="options are after=N, for=N and hang"):
         parse_faults("nlu:hang=1")
+
+
+def test_a_slow_thread_written_off_leaves_when_it_finally_returns() -> None:
+    """A thread given up on (its replacement already runs) must not rejoin the pool when its
+    job ends at last, or the pool would grow by one thread per slow job for the process's life."""
+    pool = WatchedPool("slow", 1)
+    release = threading.Event()
+    with pytest.raises(StageTimeout):
+        pool.call("stt", 0.2, release.wait)
+    release.set()  # the written-off job returns after all
+    for _ in range(50):
+        if len([t for t in threading.enumerate() if t.name.startswith("slow-")]) == 1:
+            break
+        threading.Event().wait(0.05)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("slow-")] == ["slow-2"]
+    assert pool.call("stt", 5.0, lambda: 7) == 7
