@@ -77,6 +77,9 @@ class VoiceSettings(BaseModel):
     stt_engine: str = "vosk"  # or "whisper" (faster-whisper, more CPU)
     # silence that ends a turn; 0.25 holds comma pauses up to 350 ms (0.2: 275 ms), see README
     vad_stop_sec: float = 0.25
+    # silence inside a turn after which recognition closes its utterance, so the transcript is
+    # ready when the VAD ends the turn (callbot/pipeline/pause_detection.py); 0: off
+    caller_pause_sec: float = 0.1
     barge_in_min_sec: float = 0.6
     silence_timeout_sec: float = 8.0
     transfer_target: str = "switchboard"
@@ -98,8 +101,9 @@ class DeadlineSettings(BaseModel):
     """How long each stage of a call may take before it counts as hung (``callbot/hangs.py``):
     past it, the caller hears the fallback prompt and goes to a person, as after a crash."""
 
-    # one Vosk decoder job (a batch, the final result), from its start; 5 s, not 3: at load 20
-    # on 2 cores a starved 80 ms batch was seen past 3 s, and hold-on prompts cover the wait
+    # one decoder job (a Vosk batch or final result, a Whisper segment), from its start; 5 s,
+    # not 3: at load 20 on 2 cores a starved 80 ms batch was seen past 3 s, and hold-on
+    # prompts cover the wait
     stt_final_sec: float = 5.0
     nlu_sec: float = 2.0  # one parse (with nlu.backend = "rasa": on top of rasa_timeout_sec)
     kb_sec: float = 2.0  # the policy's answer, knowledge-base lookup included

@@ -62,7 +62,8 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         load_whisper_model(whisper_dir)  # now, not during the first call's greeting
 
         def make_stt(rate: int) -> LocalWhisperSTTService:
-            return LocalWhisperSTTService(model_dir=whisper_dir)
+            return LocalWhisperSTTService(model_dir=whisper_dir,
+                                          hang_after_sec=settings.deadlines.stt_final_sec)
     else:
         from callbot.speech.vosk_model import VoskModel
         from callbot.speech.vosk_stt import VoskSTTParams, VoskSTTService
@@ -83,6 +84,9 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
             first_audio_timeout_sec=settings.deadlines.tts_first_audio_sec,
             timeout_sec_per_char=settings.deadlines.tts_sec_per_char),
         vad=VADParams(stop_secs=voice_settings.vad_stop_sec),
+        # only Vosk streams: Whisper decodes a whole segment after the VAD stop anyway
+        caller_pause_sec=voice_settings.caller_pause_sec if voice_settings.stt_engine == "vosk"
+        else 0.0,
         turn_taking=TurnTakingParams(barge_in_min_sec=voice_settings.barge_in_min_sec,
                                      silence_timeout_sec=voice_settings.silence_timeout_sec),
         transfer_target=voice_settings.transfer_target,

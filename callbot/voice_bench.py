@@ -20,6 +20,9 @@ from callbot.voice_server import VoiceServer, voice_server
 
 CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
 _FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
+#: The latency bench's questions: answered from the knowledge base, no comma pause long enough
+#: to end the turn early (fr_acte_naissance has one), none that ends the call (fr_personne).
+LATENCY_CLIPS = "fr_[hp]o*.wav"
 
 
 def caller_clips(pattern: str = "fr_*.wav") -> list[Step]:
@@ -85,7 +88,7 @@ async def _latency_calls(server: VoiceServer, calls: int, pattern: str) -> list[
 
 
 def bench_latency(settings: Settings, calls: int, stt_engine: str,
-                  pattern: str = "fr_*.wav") -> dict[str, Any]:
+                  pattern: str = LATENCY_CLIPS) -> dict[str, Any]:
     """``calls`` calls one after the other, each saying every clip. The first call is cold (only
     the fixed prompts are cached); the later ones are warm: their answers were synthesised
     before and come from the prompt cache (the same questions come back across calls)."""
@@ -166,9 +169,10 @@ def cmd_bench_calls(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     latency = bench.add_parser("latency", help="end of caller speech → first bot audio")
-    latency.add_argument("--calls", type=int, default=5)
+    latency.add_argument("--calls", type=int, default=8)
     latency.add_argument("--stt", default="vosk", choices=("vosk", "whisper"))
-    latency.add_argument("--clips", default="fr_*.wav", help="caller clips (tests/fixtures/audio)")
+    latency.add_argument("--clips", default=LATENCY_CLIPS,
+                         help="caller clips (glob in tests/fixtures/audio)")
     latency.set_defaults(func=cmd_bench_latency)
     calls = bench.add_parser("calls", help="N simultaneous calls: late frames, CPU, memory")
     calls.add_argument("--concurrent", type=int, default=20)

@@ -17,7 +17,6 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import ErrorFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
@@ -35,6 +34,7 @@ from callbot.config import DeadlineSettings
 from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEventKind
 from callbot.conversation.session import Conversation
 from callbot.pipeline.conversation_processor import ConversationProcessor
+from callbot.pipeline.pause_detection import PauseAwareVADProcessor
 from callbot.pipeline.turn_taking import TurnTakingParams
 from callbot.speech.silero_vad import SharedSileroVADAnalyzer, load_silero_session
 
@@ -53,6 +53,7 @@ class VoiceStack:
     make_tts: Callable[[int], TTSService]  # sample rate → a synthesiser for one call
     vad: VADParams = field(default_factory=lambda: VADParams(stop_secs=0.25))
     vad_session: InferenceSession = field(default_factory=load_silero_session)  # Silero, shared
+    caller_pause_sec: float = 0.1  # a pause that closes the recogniser's utterance early
     turn_taking: TurnTakingParams = field(default_factory=TurnTakingParams)
     sinks: list[CallEventSink] = field(default_factory=list)
     transfer_target: str = "switchboard"
@@ -144,8 +145,10 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
         brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
         pipeline = Pipeline([
             transport.input(),
-            VADProcessor(vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
-                                                              params=stack.vad)),
+            PauseAwareVADProcessor(
+                vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
+                                                     params=stack.vad),
+                pause_sec=stack.caller_pause_sec),
             stack.make_stt(rate),
             brain_step,
             stack.make_tts(rate),

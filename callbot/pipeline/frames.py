@@ -42,3 +42,19 @@ class BridgeFlowFrame(SystemFrame):
     """Flow control from the peer (chan_websocket MEDIA_XOFF / MEDIA_XON)."""
 
     paused: bool = False
+
+
+@dataclass
+class CallerPausedFrame(SystemFrame):
+    """The caller has been silent a moment inside a turn; the VAD has not ended the turn yet.
+
+    The recogniser closes its utterance here, so that when the turn does end its transcript
+    is ready (``callbot/pipeline/pause_detection.py``). A system frame, as input audio and
+    the VAD's frames are in pipecat: frames of one tier keep their order, so it reaches the
+    recogniser after the audio that came before it and before the audio after it.
+    """
+
+
+@dataclass
+class CallerResumedFrame(SystemFrame):
+    """The caller spoke again after a ``CallerPausedFrame``: the turn goes on."""

@@ -53,3 +53,15 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
             self._vad_buffer += buffer
             return self._vad_state
         return await super().analyze_audio(buffer)
+
+    @property
+    def state(self) -> VADState:
+        return self._vad_state
+
+    @property
+    def pause_sec(self) -> float:
+        """How long the caller has been silent inside a turn: 0 unless the VAD is counting down
+        to the end of the turn (``VADState.STOPPING``)."""
+        if self._vad_state != VADState.STOPPING:
+            return 0.0
+        return self._vad_stopping_count * self._vad_frames / self.sample_rate

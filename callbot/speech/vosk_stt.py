@@ -10,6 +10,11 @@ End of turn in pipecat 1.14: the user aggregator (or a ``VADProcessor``) runs th
 broadcasts ``VADUserStartedSpeakingFrame`` / ``VADUserStoppedSpeakingFrame`` both ways, so this
 service sees them whether the VAD sits before it or after it. The final ``TranscriptionFrame``
 is marked ``finalized``, which lets the turn-stop strategies end the turn without waiting.
+
+A ``CallerPausedFrame`` (``callbot/pipeline/pause_detection.py``) closes the utterance while
+the VAD is still deciding whether the turn is over: the audio after the pause is held back,
+and the turn's end then costs no decoding at all. If the caller speaks again, the held audio
+is decoded as the start of the next utterance of the same turn.
 """
 
 from __future__ import annotations
@@ -40,12 +45,13 @@ from pipecat.utils.time import time_now_iso8601
 
 from callbot import faults
 from callbot.hangs import StageTimeout
-from callbot.pipeline.frames import NothingRecognisedFrame
+from callbot.pipeline.frames import CallerPausedFrame, CallerResumedFrame, NothingRecognisedFrame
 from callbot.speech.audio import SAMPLE_WIDTH_BYTES, mean_word_confidence
 from callbot.speech.decoder_pool import run_decoder
 from callbot.speech.vosk_model import UNKNOWN_WORD, VoskModel
 
 _FINISH = "finish"  # decoder queue markers: end of a turn, …
+_SETTLE = "settle"  # … a pause inside it (close the utterance now), …
 _REBUILD = "rebuild"  # … a new phrase list to apply
 BACKLOG_WARNING_SEC = 2.0
 MIN_RATE_HZ = 8000  # below, Kaldi's features are meaningless (and 0 Hz hangs Vosk)
@@ -103,6 +109,8 @@ class VoskSTTService(STTService):
         self._in_speech = False
         self._pending = bytearray()  # audio not yet queued for Vosk
         self._preroll = bytearray()  # recent audio while nobody speaks (vad_gated)
+        self._paused = False  # a CallerPausedFrame came: the utterance is being closed
+        self._held = bytearray()  # audio since the pause: decoded only if the caller goes on
         self._queue: asyncio.Queue[bytes | str | None] = asyncio.Queue()
         self._queued_bytes = 0
         self._backlog_warned = False
@@ -110,6 +118,7 @@ class VoskSTTService(STTService):
         # decoder side: the utterance being decoded
         self._segments: list[dict[str, Any]] = []  # Vosk endpoints inside the current turn
         self._utterance_open = False
+        self._fed_since_final = False  # audio decoded since the last FinalResult
         self._rebuild_after_turn = False
         self._last_interim = ""
 
@@ -160,25 +169,46 @@ class VoskSTTService(STTService):
     # -- event loop side: audio and VAD frames, nothing slow --
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, CallerPausedFrame | CallerResumedFrame):  # for us only: not passed on
+            self._pause_changed(frame)
+            return
         await super().process_frame(frame, direction)
         if isinstance(frame, VADUserStartedSpeakingFrame):
             self._speech_started()
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._in_speech = False
+            self._paused = False
+            self._held.clear()  # silence, as the VAD judged it: nothing to decode
             self._queue_pending(everything=True)
             self._queue.put_nowait(_FINISH)
+
+    def _pause_changed(self, frame: CallerPausedFrame | CallerResumedFrame) -> None:
+        """Close the utterance at a pause; decode the held audio if the caller goes on. Late
+        frames (the VAD stop, a system frame, may overtake them) change nothing."""
+        if isinstance(frame, CallerPausedFrame) and self._in_speech and not self._paused:
+            self._paused = True
+            self._queue_pending(everything=True)
+            self._queue.put_nowait(_SETTLE)
+        elif isinstance(frame, CallerResumedFrame) and self._paused:
+            self._paused = False
+            self._pending[:0] = self._held
+            self._held.clear()
 
     def _speech_started(self) -> None:
         if not self._in_speech and self._params.vad_gated:
             self._pending[:0] = self._preroll
             self._preroll.clear()
         self._in_speech = True
+        self._paused = False
+        self._held.clear()
 
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
         """Queue the call's audio for the decoder by ``batch_ms``; results come from there."""
         if self._recognizer is not None:
             if self._params.vad_gated and not self._in_speech:
                 self._keep_preroll(audio)
+            elif self._paused:
+                self._held.extend(audio)
             else:
                 self._pending.extend(audio)
                 if len(self._pending) >= self._bytes_for(self._params.batch_ms):
@@ -216,6 +246,8 @@ class VoskSTTService(STTService):
                 await self._decode(item)
             elif item == _FINISH:
                 await self._finish_turn()
+            elif item == _SETTLE:
+                await self._settle()
             elif self._utterance_open:  # _REBUILD in mid-utterance: after the final
                 self._rebuild_after_turn = True
             else:
@@ -225,6 +257,7 @@ class VoskSTTService(STTService):
         if (recognizer := self._recognizer) is None:
             return
         self._utterance_open = True
+        self._fed_since_final = True
         try:
             endpoint, result = await run_decoder(_accept, recognizer, chunk,
                                                  deadline_sec=self._params.hang_after_sec)
@@ -234,6 +267,7 @@ class VoskSTTService(STTService):
             return
         if endpoint:  # Vosk's own endpointer cut a pause inside the turn: keep the words
             self._segments.append(result)
+            self._fed_since_final = False
             partial = ""
         else:
             partial = result.get("partial", "")
@@ -250,19 +284,34 @@ class VoskSTTService(STTService):
         if isinstance(error, StageTimeout):
             self._recognizer = None
 
+    async def _final_result(self) -> dict[str, Any] | None:
+        """Close the utterance (``{}`` when no audio came since the last close); ``None`` after
+        an error, which is pushed."""
+        if (recognizer := self._recognizer) is None:
+            return None
+        if not self._fed_since_final:
+            return {}
+        self._fed_since_final = False
+        try:
+            return await run_decoder(_finalize, recognizer,
+                                     deadline_sec=self._params.hang_after_sec)
+        except Exception as error:
+            self._forget_if_wedged(error)
+            await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)
+            return None
+
+    async def _settle(self) -> None:
+        """The caller paused: close the utterance now, keep its words for the turn."""
+        final = await self._final_result()
+        if final:
+            self._segments.append(final)
+
     async def _finish_turn(self) -> None:
         """End of speech: take Vosk's final result and push one transcript for the turn."""
         segments, self._segments = self._segments, []
         self._utterance_open = False
         self._last_interim = ""
-        if (recognizer := self._recognizer) is None:
-            return
-        try:
-            final = await run_decoder(_finalize, recognizer,
-                                      deadline_sec=self._params.hang_after_sec)
-        except Exception as error:
-            self._forget_if_wedged(error)
-            await self.push_error(f"{self}: Vosk final result failed: {error}", exception=error)
+        if (final := await self._final_result()) is None:
             return
         if self._rebuild_after_turn:
             self._rebuild_after_turn = False
