@@ -91,6 +91,9 @@ class VoiceSettings(BaseModel):
     max_messages_per_sec: int = 250  # WebSocket/AudioSocket messages from one peer
     max_bytes_per_sec: int = 524288
     drain_timeout_sec: float = 120.0  # SIGTERM: calls still running then go to a person
+    # render every knowledge-base answer in the background once calls are taken (and again
+    # after a reload), so a first caller's answer is not synthesised on the critical path
+    prerender_answers: bool = True
 
 
 #: The codecs the SIP endpoint speaks (callbot/sip/codecs.py), by SDP name.

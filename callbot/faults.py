@@ -80,6 +80,11 @@ if _FAULTS:
     logger.warning(f"{ENV_VAR} is set: failures will be injected into {', '.join(_FAULTS)}")
 
 
+def injected() -> bool:
+    """Whether ``CALLBOT_FAULTS`` asks for any failure in this process."""
+    return bool(_FAULTS)
+
+
 def _on_event_loop() -> bool:
     try:
         asyncio.get_running_loop()

@@ -20,9 +20,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
+
+if TYPE_CHECKING:
+    from callbot.config import DeadlineSettings
 
 T = TypeVar("T")
 _POOLS: dict[str, WatchedPool] = {}
@@ -122,7 +125,9 @@ class WatchedPool(Executor):
         """``call`` for coroutines: awaits ``fn`` on the pool without blocking the loop.
 
         ``from_start``: the deadline counts from when a thread starts the job, so time spent
-        queued behind other jobs (a busy machine) is no hang.
+        queued behind other jobs (a busy machine) is no hang. While queued, the waiter writes
+        off threads busy past the deadline: a job hung for a call that has ended has nobody
+        else to miss its deadline, and would otherwise hold its thread for good.
         """
         future = self.submit(fn, *args)
         waiter = asyncio.wrap_future(future)
@@ -134,6 +139,8 @@ class WatchedPool(Executor):
         try:
             while True:
                 started = self._started(future)
+                if started is None:
+                    self.write_off_stuck(deadline_sec)
                 left = deadline_sec if started is None else started + deadline_sec - time.monotonic()
                 if left <= 0:
                     raise self._missed(future, component, deadline_sec)
@@ -165,3 +172,14 @@ def stage_pool(name: str, workers: int = 6,
             pool = _POOLS[name] = WatchedPool(name, workers, initializer)
         return pool
 
+
+
+def deadline_runner(deadlines: DeadlineSettings) -> Callable[..., Any]:
+    """A ``Conversation.run_stage`` for audio calls: NLU and knowledge base on the
+    "conversation" pool, each under its deadline (``StageTimeout`` past it)."""
+    seconds = {"nlu": deadlines.nlu_sec, "kb": deadlines.kb_sec}
+
+    def run_stage(stage: str, fn: Callable[..., T], /, *args: Any) -> T:
+        return stage_pool("conversation").call(stage, seconds[stage], fn, *args)
+
+    return run_stage

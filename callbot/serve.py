@@ -12,12 +12,14 @@ import gc
 import signal
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from loguru import logger
 from pipecat.audio.vad.vad_analyzer import VADParams
 from sqlalchemy.engine import make_url
 
+from callbot import faults
 from callbot.brain import Brain
 from callbot.bridge.audiosocket_server import AudioSocketServer
 from callbot.bridge.limits import BridgeLimits
@@ -29,6 +31,9 @@ from callbot.pipeline.drain import drain_calls
 from callbot.pipeline.turn_taking import TurnTakingParams
 from callbot.sip.endpoint import SipEndpoint
 from callbot.store.calllog import CallLogWriter
+
+if TYPE_CHECKING:
+    from callbot.speech.answer_prerender import AnswerPrerender
 
 #: A call open this long past the call time limit belongs to a process that died.
 STALE_MARGIN_SEC = 300.0
@@ -93,7 +98,22 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
         deadlines=stage_deadlines(settings),
         render_speech=lambda text, rate: b"".join(
             cache.get(s, rate) or voice.render(s, rate) for s in spoken_sentences(text)),
+        prompt_cache=cache,
     )
+
+
+def start_answer_prerender(settings: Settings, brain: Brain,
+                           stack: VoiceStack) -> AnswerPrerender | None:
+    """Knowledge-base answers rendered in the background, once calls are taken (``voice.
+    prerender_answers``); not with injected faults, whose answers must reach Piper."""
+    if not settings.voice.prerender_answers or stack.prompt_cache is None or faults.injected():
+        return None
+    from callbot.conversation.spoken_answers import spoken_answers
+    from callbot.speech.answer_prerender import AnswerPrerender
+
+    clock = brain.local_clock()
+    return AnswerPrerender(stack.prompt_cache, lambda: spoken_answers(brain.kb.refresh(), clock()),
+                           CALL_RATES_HZ).start()
 
 
 def stage_deadlines(settings: Settings) -> DeadlineSettings:
@@ -177,6 +197,7 @@ async def serve(settings: Settings) -> None:
     call_log = start_call_log(settings, brain)
     stack.sinks.append(call_log)
     listeners = await start_listeners(settings, stack)
+    prerender = start_answer_prerender(settings, brain, stack)
     web_ui = await _start_web(settings) if settings.web.enabled else None  # serve --web
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -186,6 +207,8 @@ async def serve(settings: Settings) -> None:
     await stop.wait()
     logger.info(f"stopping: no new calls; waiting for {stack.active_calls} call(s) in progress")
     stack.accepting = False
+    if prerender is not None:
+        await asyncio.to_thread(prerender.stop)
     await drain_calls(stack, settings.voice.drain_timeout_sec)
     await listeners.close()
     if web_ui is not None:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from callbot.bridge.generic_wire import outgoing
 from callbot.call_client import read_wav
 from callbot.config import StoreSettings
+from callbot.conversation.prompts import TRANSFER_AFTER_FAILURE
 from callbot.store.database import engine_from_settings
 from callbot.store.schema import calls, line_events, turns
 
@@ -51,6 +52,15 @@ class Timeline:
 
     def event(self, kind: str) -> tuple[float, dict[str, Any]] | None:
         return next(((t, e) for t, e in self.events if e.get("type") == kind), None)
+
+    def failure_turn(self, log_tail: str) -> float:
+        """When the bot said the fallback prompt and handed the call over after a failure."""
+        failure = next(((t, turn) for t, turn in self.turns
+                        if turn.get("transfer_reason") == "failure"), None)
+        assert failure is not None, f"{self.call_id}: no failure turn:\n{log_tail}"
+        failed_at, turn = failure
+        assert turn["bot"] == TRANSFER_AFTER_FAILURE and turn["action"] == "transfer"
+        return failed_at
 
     def audio_sec(self, after: float = 0.0) -> float:
         return sum(d for t, d in self.audio if t >= after)

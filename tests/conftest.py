@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from callbot.kb.loader import load_knowledge_base
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.embedded import EmbeddedNLU
 from callbot.nlu.training_data import TrainingData, load_training_data
+
+# The servers the tests start do not pre-render the knowledge base's answers in the background
+# (~80 s of CPU on a first run, beside the tests on 2 cores); tests/test_answer_prerender.py
+# covers it.
+os.environ.setdefault("CALLBOT_VOICE__PRERENDER_ANSWERS", "false")
 
 DATA_DIR = REPO_ROOT / "nlu_data"
 SHARED = REPO_ROOT.parent / "shared"

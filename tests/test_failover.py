@@ -21,7 +21,6 @@ from pipecat.tests.utils import run_test
 from speech_support import PHONE, PHONE_RATE_HZ, utterance
 
 from callbot.config import StoreSettings
-from callbot.conversation.prompts import TRANSFER_AFTER_FAILURE
 from callbot.faults import parse_faults
 from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
@@ -61,11 +60,7 @@ def _call_log_lines(server: VoiceServer) -> str:
 def assert_failed_to_person(line: Timeline, stored: StoredCall, component: str,
                             server: VoiceServer) -> None:
     """Prompt heard at once, transfer after it, no dead air, and the log names the failure."""
-    failure = next(((t, turn) for t, turn in line.turns
-                    if turn.get("transfer_reason") == "failure"), None)
-    assert failure is not None, f"no failure turn:\n{server.log_text()[-3000:]}"
-    failed_at, turn = failure
-    assert turn["bot"] == TRANSFER_AFTER_FAILURE and turn["action"] == "transfer"
+    failed_at = line.failure_turn(server.log_text()[-3000:])
     prompt_at = line.first_audio_after(failed_at)
     assert prompt_at is not None, f"no fallback prompt:\n{_call_log_lines(server)}"
     assert prompt_at - failed_at <= HANDOVER_SEC

@@ -10,16 +10,20 @@ part's work blocks for good, as a wedged native library would. Deadlines are the
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import threading
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from callbot.config import DeadlineSettings
 from callbot.faults import parse_faults
 from callbot.hangs import StageTimeout, WatchedPool
-from callbot.voice_server import VoiceServer
-from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call
+from callbot.voice_server import VoiceServer, free_port
+from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call, wait_until
 from tests.test_failover import (
     AUDIO,
     HANDOVER_SEC,
@@ -66,6 +70,65 @@ async def test_recognition_hang(nlu_cache: Path, tmp_path: Path) -> None:
     assert "thread(s) busy for over" in server.log_text()  # its decoder thread written off
 
 
+async def test_whisper_recognition_hang(nlu_cache: Path, tmp_path: Path) -> None:
+    """Whisper's decode of the caller's segment never ends (``voice.stt_engine = "whisper"``)."""
+    line, stored, server = await _hung_call(nlu_cache, tmp_path, "stt:hang",
+                                            [("wav", FR_QUESTION)], stt_engine="whisper")
+    assert_hang_failed_to_person(line, stored, "stt", server)
+    assert "thread(s) busy for over" in server.log_text()
+
+
+async def test_every_decoder_thread_hung(nlu_cache: Path, tmp_path: Path) -> None:
+    """More calls at once than the decoder pool has threads (``os.cpu_count()``, this machine's
+    as the server's), each call's final result hung: every decoder thread is wedged and one
+    call's job waits behind them. Each call still hears the fallback prompt and goes to a person,
+    since written-off threads are replaced and the queued job runs (and hangs, and fails in
+    turn); meanwhile the server answers ``/health``, and a later call gets its greeting.
+
+    No timing beyond "within the deadlines + a generous margin": the machine is loaded (the
+    waiting call needs two deadlines, its queue and its own)."""
+    threads = os.cpu_count() or 2
+    web_port = free_port()
+    with faulty_server(nlu_cache, tmp_path, "stt:hang", CALLBOT_WEB__ENABLED="true",
+                       CALLBOT_WEB__PORT=str(web_port)) as server:
+        calls = [asyncio.create_task(timed_call(server.call_url, [("wav", GREETING)],
+                                                end_timeout_sec=120), name=f"hung-call-{n}")
+                 for n in range(threads + 1)]
+        await wait_until(lambda: server.log_text().count("injected stt hang") >= threads,
+                         "every decoder thread hung", 120)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{web_port}/health") as health:
+                assert health.status == 200, "no /health while every decoder thread hangs"
+            lines = await asyncio.gather(*calls)
+            later = await timed_call(server.call_url, [("dtmf", "0")])
+            async with session.get(f"http://127.0.0.1:{web_port}/health") as health:
+                assert health.status == 200
+        stored = [await stored_call(sqlite_store(tmp_path), line.call_id) for line in lines]
+    log = server.log_text()
+    for line, call in zip(lines, stored, strict=True):
+        _assert_went_to_person_after_hang(line, call, threads, log)
+    assert log.count("injected stt hang") >= threads + 1
+    replaced = [int(n) for n in re.findall(r"written off and replaced \((\d+) so far", log)]
+    assert replaced and max(replaced) >= threads + 1, "hung decoder threads not replaced"
+    greeting_sec = sum(sec for at, sec in later.audio if at < later.triggers[0])
+    assert later.turns and greeting_sec >= 2.0, "no greeting for a call after the hangs"
+    transfer = later.event("transfer")
+    assert transfer is not None and transfer[1]["reason"] == "dtmf_zero"
+
+
+def _assert_went_to_person_after_hang(line: Timeline, stored: StoredCall, threads: int,
+                                      log: str) -> None:
+    """The fallback prompt, then the transfer, within the deadlines + a generous margin."""
+    failed_at = line.failure_turn(log[-3000:])
+    assert failed_at - line.triggers[-1] <= 2 * DEADLINES.stt_final_sec + 60.0
+    assert line.audio_sec(after=failed_at) >= 2.0, "the fallback prompt was not played"
+    transfer = line.event("transfer")
+    assert transfer is not None and transfer[1]["reason"] == "failure"
+    assert (stored.call["outcome"], stored.call["transfer_reason"]) == ("transferred", "failure:stt")
+    errors = [e["detail"] for e in stored.events if e["kind"] == "error"]
+    assert any(d.startswith("stt:") and "timeout" in d and "hang" in d for d in errors), errors
+
+
 async def test_embedded_nlu_hang(nlu_cache: Path, tmp_path: Path) -> None:
     line, stored, server = await _hung_call(nlu_cache, tmp_path, "nlu:hang", [("wav", GREETING)])
     assert_hang_failed_to_person(line, stored, "nlu", server)
@@ -93,6 +156,21 @@ def test_a_written_off_thread_is_replaced() -> None:
         pool.call("nlu", 0.2, threading.Event().wait)  # never set: blocks for good
     assert pool.written_off == 1
     assert pool.call("nlu", 5.0, lambda: 42) == 42
+
+
+async def test_a_hang_whose_call_ended_is_still_written_off() -> None:
+    """The caller hung up while the pool's only thread hangs on its job: nobody waits for that
+    job to miss its deadline any more. A job queued behind it must still get a thread (its
+    waiter writes off threads past the deadline), or every later call would wait for good."""
+    pool = WatchedPool("orphan", 1)
+    started = threading.Event()
+    hung = asyncio.ensure_future(pool.run(
+        "stt", 1.0, lambda: (started.set(), threading.Event().wait()), from_start=True))
+    await asyncio.to_thread(started.wait, 30)
+    hung.cancel()  # the call ended: its waiter is gone, the thread still hangs
+    await asyncio.gather(hung, return_exceptions=True)
+    assert await asyncio.wait_for(pool.run("stt", 2.0, lambda: 42, from_start=True), 60) == 42
+    assert pool.written_off == 1
 
 
 def test_hang_spec_is_checked() -> None:

@@ -24,6 +24,7 @@ import pytest
 from sip_support import (
     SCENARIOS,
     RtpPeer,
+    SippRun,
     final_status,
     free_udp_port,
     options_status,
@@ -86,6 +87,11 @@ def server(nlu_cache: Path, brain: object, tmp_path_factory: pytest.TempPathFact
         yield running
 
 
+def sipp_failure(run: SippRun, server: VoiceServer, start: int) -> str:
+    """What to read when a scenario fails: sipp's complaint and the bot's log of that call."""
+    return f"{run.stderr[-2000:]}\n--- callbot log ---\n{server.log_text()[start:][-6000:]}"
+
+
 async def wait_for_log(server: VoiceServer, pattern: str, start: int, count: int = 1,
                        timeout_sec: float = 30) -> list[str]:
     """The matches of ``pattern`` in the server log past character ``start``, once there are ``count``."""
@@ -121,7 +127,7 @@ async def test_basic_call_streams_caller_audio(server: VoiceServer, workdir: Pat
     """sipp plays the caller's words (headerless .ul) with its rtp_stream, then hangs up."""
     start = len(server.log_text())
     run = await run_sipp("uac_basic.xml", server.sip_port, workdir, "-d", "5000")
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert "m=audio" in run.messages.split("SIP/2.0 200 OK", 1)[1]  # answered with our SDP
     packets_in = await wait_for_log(server, r"rtp: (\d+) packets in", start)
     assert int(packets_in[0]) >= 150  # the 3.5 s clip, 50 packets a second
@@ -134,7 +140,7 @@ async def test_dtmf_zero_is_transferred_with_refer(server: VoiceServer, workdir:
     start = len(server.log_text())
     peer = RtpPeer()
     run = await call_with_peer(server, workdir, "uac_transfer.xml", peer, press="0")
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert "X-Callbot-Reason: dtmf_zero" in run.logs
     assert "sip:standard@127.0.0.1:5999" in run.logs
     assert peer.speech_packets() > 100, "the bot's greeting did not reach the caller"
@@ -145,7 +151,7 @@ async def test_sip_info_key_press_is_transferred(server: VoiceServer, workdir: P
     """Phones that send keys as SIP INFO (application/dtmf-relay) rather than RFC 4733."""
     start = len(server.log_text())
     run = await call_with_peer(server, workdir, "uac_info_transfer.xml", RtpPeer())
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert "X-Callbot-Reason: dtmf_zero" in run.logs
     await wait_for_log(server, r"transfer accepted \(NOTIFY 200\)", start)
 
@@ -157,7 +163,7 @@ async def test_refused_transfer_says_the_switchboard_number(server: VoiceServer,
     peer = RtpPeer(payload_type=8)
     run = await call_with_peer(server, workdir, "uac_transfer_refused.xml", peer,
                                codec=("8", "PCMA"), press="0")
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     refused_at = _message_time(run.messages, "SIP/2.0 603 Decline")
     assert peer.speech_packets("alaw", after=refused_at) > 50, "nothing said after the refusal"
     await wait_for_log(server, r"transfer failed \(REFER answered 603\)", start)
@@ -173,7 +179,7 @@ async def test_refused_transfer_says_the_switchboard_number(server: VoiceServer,
 async def test_cancel_before_answer(server: VoiceServer, workdir: Path) -> None:
     start = len(server.log_text())
     run = await run_sipp("uac_cancel.xml", server.sip_port, workdir)
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert "SIP/2.0 487" in run.messages
     await wait_for_log(server, r"the caller ended the call \(cancel\)", start)
 
@@ -198,7 +204,7 @@ async def test_outside_the_allow_list_digest_credentials_are_needed(server: Voic
     run = await call_with_peer(server, workdir, "uac_auth.xml", peer,
                                args=("-au", TRUNK_USER, "-ap", TRUNK_PASSWORD, "-d", "1000"),
                                local_ip="127.0.0.2")
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert "SIP/2.0 401 Unauthorized" in run.messages and "SIP/2.0 200 OK" in run.messages
     await wait_for_log(server, r"call started on sip", start)
 
@@ -262,14 +268,14 @@ async def test_malformed_messages_leave_the_endpoint_serving(server: VoiceServer
                         "SIP/2.0 488 Not Acceptable Here"]
     assert "can't parse SIP request" in server.log_text()  # logged, then dropped
     run = await call_with_peer(server, workdir, "uac_peer_media.xml", RtpPeer(), args=("-d", "1000"))
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, 0)
 
 
 async def test_caller_hangs_up_while_the_bot_speaks(server: VoiceServer, workdir: Path) -> None:
     start = len(server.log_text())
     peer = RtpPeer()
     run = await call_with_peer(server, workdir, "uac_peer_media.xml", peer, args=("-d", "2500"))
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, sipp_failure(run, server, start)
     assert peer.speech_packets() > 20  # the greeting had started
     await wait_for_log(server, r"call ended by the caller \(caller_bye\)", start)
     await wait_for_log(server, r"rtp: \d+ packets in", start)

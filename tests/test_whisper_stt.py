@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from fixtures.audio.make_clips import make
-from pipecat.frames.frames import TranscriptionFrame
+from pipecat.frames.frames import ErrorFrame, TranscriptionFrame
 from pipecat.tests.utils import run_test
 from pipecat.transcriptions.language import Language
 from speech_support import PHONE, PHONE_RATE_HZ, PIPER_VOICE, clip, utterance
 
+from callbot import faults
 from callbot.config import Settings
+from callbot.hangs import StageTimeout
 from callbot.speech.audio import read_wav
 from callbot.speech.models import resolve_model
 from callbot.speech.piper_voice import PiperVoiceModel
@@ -67,6 +69,27 @@ async def test_the_piper_voice_is_intelligible_at_the_phone_rate(model_dir):
     audio = voice.render("Hello, the town hall opens at nine in the morning.", PHONE_RATE_HZ)
     text = await transcribe(model_dir, audio, Language.EN)
     assert "town hall" in text and "morning" in text, text
+
+
+async def test_a_hung_decode_fails_at_its_deadline_and_the_next_one_works(model_dir, monkeypatch):
+    """The real fault injection (``CALLBOT_FAULTS=stt:hang:for=1``): the first segment's decoder
+    thread blocks for good; past the 1 s deadline the service pushes a ``StageTimeout`` error
+    (the pipeline turns it into a transfer to a person) and no transcript. The thread is written
+    off: the next segment, on a second service with a roomy deadline (a decode of this clip
+    takes ~0.8 s on an idle core: 1 s would not hold on a loaded machine), is transcribed."""
+    monkeypatch.setattr(faults, "_FAULTS", faults.parse_faults("stt:hang:for=1"))
+    hung = LocalWhisperSTTService(model_dir=model_dir, hang_after_sec=1.0)
+    down, up = await run_test(hung, frames_to_send=utterance(clip("fr_personne")),
+                              pipeline_params=PHONE)
+    errors = [frame for frame in up if isinstance(frame, ErrorFrame)]
+    assert len(errors) == 1 and isinstance(errors[0].exception, StageTimeout), up
+    assert "timeout: stt did not answer within 1.0 s (hang)" in errors[0].error
+    assert not any(isinstance(frame, TranscriptionFrame) for frame in down)
+    working = LocalWhisperSTTService(model_dir=model_dir, hang_after_sec=60.0)
+    down, up = await run_test(working, frames_to_send=utterance(clip("fr_horaires")),
+                              pipeline_params=PHONE)
+    assert not up[1:], f"errors upstream: {up}"
+    assert "horaires" in " ".join(f.text for f in down if isinstance(f, TranscriptionFrame)).lower()
 
 
 def test_model_is_loaded_once(model_dir):

@@ -30,7 +30,7 @@ from callbot.conversation.model import (
     TurnAction,
     Why,
 )
-from callbot.kb.answers import answer_topic
+from callbot.kb.answers import Answer, answer_topic
 from callbot.kb.french import with_preposition
 from callbot.kb.hours import format_moment, is_open, next_opening
 from callbot.kb.model import KnowledgeBase
@@ -159,12 +159,23 @@ def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
     day = parse.entity_value("day") or (earlier.entity_value("day") if earlier else None)
     text = f"{parse.text} {earlier.text}" if earlier else parse.text
     answer = answer_topic(ctx.kb, topic, now, service, day, text)
-    follow_up, expecting = ((prompts.OFFER_DETAILS, Expecting.DETAILS) if answer.details
-                            else (prompts.ANYTHING_ELSE, Expecting.ANYTHING_ELSE))
+    spoken, expecting = answer_speech(answer)
     state = replace(state, topic=topic, candidates=(), question=None, misunderstandings=0,
                     answers_given=state.answers_given + 1)
-    return _say(state, f"{answer.text} {follow_up}", TurnAction.ANSWER,
-                _why(parse, ctx, topic), expecting)
+    return _say(state, spoken, TurnAction.ANSWER, _why(parse, ctx, topic), expecting)
+
+
+def answer_speech(answer: Answer) -> tuple[str, Expecting]:
+    """What the bot says to give ``answer`` and the reply it then expects (the speech layer
+    pre-renders the same text: ``callbot/conversation/spoken_answers.py``)."""
+    if answer.details:
+        return f"{answer.text} {prompts.OFFER_DETAILS}", Expecting.DETAILS
+    return f"{answer.text} {prompts.ANYTHING_ELSE}", Expecting.ANYTHING_ELSE
+
+
+def details_speech(details: str) -> str:
+    """What the bot says when the caller wants the details of the last answer."""
+    return f"{details} {prompts.ANYTHING_ELSE}"
 
 
 def _confidence(event: CallerSaid, ctx: PolicyContext) -> float:
@@ -195,7 +206,7 @@ def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: d
     match state.expecting:
         case Expecting.DETAILS if yes and state.topic:
             details = answer_topic(ctx.kb, state.topic, now).details
-            return _say(state, f"{details} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why,
+            return _say(state, details_speech(details), TurnAction.ANSWER, why,
                         Expecting.ANYTHING_ELSE)
         case Expecting.DETAILS if no:
             return _say(state, prompts.ANYTHING_ELSE, TurnAction.REPROMPT, why,

@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
-from callbot.config import DeadlineSettings
 from callbot.conversation import prompts
 from callbot.conversation.call_events import (
     CallClosed,
@@ -46,12 +45,22 @@ from callbot.conversation.model import (
     Why,
 )
 from callbot.conversation.policy import PolicyContext, PolicyParams, decide
-from callbot.hangs import stage_pool
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.result import ParseResult
 from callbot.nlu.text import clean_input
 
 T = TypeVar("T")
+
+
+class StageRunner(Protocol):
+    """Runs one stage of a turn (``"nlu"``, ``"kb"``): ``fn(*args)``, however it likes."""
+
+    def __call__(self, stage: str, fn: Callable[..., T], /, *args: Any) -> T: ...
+
+
+def run_here(stage: str, fn: Callable[..., T], /, *args: Any) -> T:
+    """The plain stage runner: call it now, in this thread."""
+    return fn(*args)
 
 
 @dataclass(frozen=True)
@@ -108,9 +117,10 @@ class Conversation:
     outcome: CallOutcome | None = None
     opened: CallOpened | None = field(default=None, repr=False)
     closed: CallClosed | None = field(default=None, repr=False)
-    #: Audio calls: NLU and knowledge base under a deadline (``callbot/hangs.py``); a stage
-    #: past it fails like one that raised. ``None`` (chat, scenarios): no thread hop.
-    deadlines: DeadlineSettings | None = None
+    #: How a stage ("nlu", "kb") runs: called here by default (chat, scenarios); audio calls
+    #: put it under a deadline on a thread (``callbot.hangs.deadline_runner``), so a stage that
+    #: hangs raises like one that crashed, and this class stays free of threads.
+    run_stage: StageRunner = field(default=run_here, repr=False)
 
     @property
     def ended(self) -> bool:
@@ -129,8 +139,8 @@ class Conversation:
         try:
             context = PolicyContext(self.knowledge_base(), self.params)
             if isinstance(event, CallerSaid):  # the only event answered from the KB
-                self.state, actions = self._within("kb", decide, self.state, event,
-                                                   self.clock(), context)
+                self.state, actions = self.run_stage("kb", decide, self.state, event,
+                                                     self.clock(), context)
             else:
                 self.state, actions = decide(self.state, event, self.clock(), context)
         except Exception as exc:  # the policy is pure: what raises in it is the knowledge base
@@ -197,7 +207,7 @@ class Conversation:
         latencies = dict(latencies_ms or {})
         started = time.perf_counter()
         try:
-            parse = self._within("nlu", self.parse_text, text)
+            parse = self.run_stage("nlu", self.parse_text, text)
         except Exception as exc:  # any NLU failure must end with a person, not dead air
             logger.opt(exception=exc).error("NLU failed; handing the call to a person")
             return self.failure("nlu", _describe(exc), text)
@@ -219,13 +229,6 @@ class Conversation:
     def shutdown(self) -> BotTurn:
         """The process stops and the call is still on: hand it to a person (reason ``shutdown``)."""
         return self._run(ServiceStopping())
-
-    def _within(self, stage: str, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)``, under the stage's deadline when there is one (``StageTimeout`` past it)."""
-        if self.deadlines is None:
-            return fn(*args)
-        deadline_sec = {"nlu": self.deadlines.nlu_sec, "kb": self.deadlines.kb_sec}[stage]
-        return stage_pool("conversation").call(stage, deadline_sec, fn, *args)
 
     def tick(self) -> BotTurn:
         """Called about once a second by the audio layer: enforces the call time limit."""

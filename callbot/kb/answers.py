@@ -53,6 +53,13 @@ def answer_topic(kb: KnowledgeBase, topic_id: str, now: datetime, service_id: st
                  day: str | None = None, text: str = "") -> Answer:
     """The answer to speak; hours and address honour the service and day the caller named."""
     faults.check("kb")
+    return compose_answer(kb, topic_id, now, service_id, day, text)
+
+
+def compose_answer(kb: KnowledgeBase, topic_id: str, now: datetime,
+                   service_id: str | None = None, day: str | None = None,
+                   text: str = "") -> Answer:
+    """``answer_topic`` outside a call (pre-rendering): not a use ``CALLBOT_FAULTS`` counts."""
     topic = kb.topics[topic_id]
     details = fill_slots(topic.details, kb, now)
     named = kb.services.get(service_id or "")

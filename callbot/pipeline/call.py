@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from loguru import logger
 from onnxruntime import InferenceSession
@@ -33,10 +34,14 @@ from callbot.bridge.transport import (
 from callbot.config import DeadlineSettings
 from callbot.conversation.call_events import CallEventSink, CallOutcome, LineEventKind
 from callbot.conversation.session import Conversation
+from callbot.hangs import deadline_runner
 from callbot.pipeline.conversation_processor import ConversationProcessor
 from callbot.pipeline.pause_detection import PauseAwareVADProcessor
 from callbot.pipeline.turn_taking import TurnTakingParams
 from callbot.speech.silero_vad import SharedSileroVADAnalyzer, load_silero_session
+
+if TYPE_CHECKING:
+    from callbot.speech.prompt_cache import PromptCache
 
 #: Audio the bot may still send after its last words before the line is dropped.
 END_GRACE_SEC = 0.3
@@ -59,6 +64,8 @@ class VoiceStack:
     transfer_target: str = "switchboard"
     #: (text, sample rate) → PCM16, blocking; for words said outside a pipeline (SIP transfer failed)
     render_speech: Callable[[str, int], bytes] | None = None
+    #: the fixed prompts and the pre-rendered answers (``callbot serve``)
+    prompt_cache: PromptCache | None = None
     active_calls: int = 0
     admitting: int = 0  # connections let in, still in their handshake: they hold a slot too
     accepting: bool = True  # false while shutting down: new calls are refused
@@ -96,7 +103,7 @@ def admit_call(stack: VoiceStack, info: CallInfo) -> Conversation:
     conversation = stack.brain.conversation()
     conversation.call_id, conversation.channel = info.call_id, info.channel
     conversation.caller_id = info.caller_id
-    conversation.deadlines = stack.deadlines
+    conversation.run_stage = deadline_runner(stack.deadlines)
     conversation.sinks.extend(stack.sinks)
     conversation.open()
     return conversation

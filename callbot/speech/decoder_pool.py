@@ -31,12 +31,17 @@ DECODER_NICENESS = 5
 T = TypeVar("T")
 
 
-def _lower_priority() -> None:
+def lower_thread_priority(niceness: int) -> None:
+    """Add ``niceness`` to the calling thread's nice value (Linux: per thread)."""
     try:
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + DECODER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
     except (AttributeError, OSError) as error:  # not Linux, or not allowed: run as they are
-        logger.debug(f"decoder threads keep their priority ({error})")
+        logger.debug(f"thread {threading.current_thread().name} keeps its priority ({error})")
+
+
+def _lower_priority() -> None:
+    lower_thread_priority(DECODER_NICENESS)
 
 
 def decoder_pool() -> WatchedPool:

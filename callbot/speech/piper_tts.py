@@ -54,13 +54,13 @@ class PiperTTSService(TTSService):
         await self.start_tts_usage_metrics(text)
         try:
             for number, sentence in enumerate(spoken_sentences(text)):
-                audio = self._cache.get(sentence, rate) if self._cache else None
+                audio = self._cache.get(sentence, rate) if self._cache is not None else None
                 if audio is None:
                     deadline_sec = max(self._first_audio_timeout_sec,
                                        len(sentence) * self._timeout_sec_per_char)
                     audio = await stage_pool("tts").run(
                         "tts", deadline_sec, self._render, sentence, rate)
-                    if self._cache:
+                    if self._cache is not None:
                         self._cache.remember(sentence, rate, audio)
                 if number == 0:  # the caller waits for it; later pauses are the voice's rhythm
                     audio = trim_leading_silence(audio, rate)
