@@ -5,29 +5,65 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from callbot.config import Settings
 from callbot.conversation.policy import PolicyParams
 from callbot.conversation.session import Conversation
 from callbot.kb.live import LiveKnowledgeBase
-from callbot.nlu.backend import load_embedded_nlu
+from callbot.kb.loader import load_knowledge_base
+from callbot.kb.model import KnowledgeBase
+from callbot.nlu.backend import load_embedded_nlu, training_examples
 from callbot.nlu.embedded import EmbeddedNLU
+from callbot.nlu.encoder import CachedEncoder, load_encoder
+from callbot.nlu.knowledge import KnowledgeNLU, LiveRetriever
 from callbot.nlu.live import LiveNLU
+from callbot.nlu.retriever import TopicRetriever
 
 
 @dataclass
 class Brain:
     settings: Settings
-    nlu: LiveNLU  # wraps what load_nlu returns
+    nlu: KnowledgeNLU  # the classifier (``LiveNLU``) and the topic retriever
     kb: LiveKnowledgeBase
 
     @classmethod
     def load(cls, settings: Settings) -> Brain:
         """Load everything; raises ``DataError`` when the data or knowledge base is invalid."""
         kb = LiveKnowledgeBase(settings.knowledge_base_path)
-        nlu = LiveNLU(lambda: cls.load_nlu(settings), settings.data_dir)  # retrained data: swapped
-        return cls(settings, nlu, kb)
+        classifier = LiveNLU(lambda: cls.load_nlu(settings), settings.data_dir)  # swapped on change
+        return cls(settings, cls.knowledge_nlu(settings, classifier, kb.refresh), kb)
+
+    @staticmethod
+    def knowledge_nlu(settings: Settings, classifier: Any,
+                      knowledge_base: Callable[[], KnowledgeBase]) -> KnowledgeNLU:
+        """Topics from the knowledge base's retriever, dialogue acts from ``classifier``."""
+        encoder = load_encoder(settings.nlu.encoder)
+        cached = CachedEncoder(encoder, settings.nlu.cache_dir) if encoder else None
+
+        def cues(texts: list[str]) -> Any:
+            """The embedded classifier's probabilities (a Rasa server gives none: no cue)."""
+            current = getattr(classifier, "current", classifier)
+            if not hasattr(current, "probabilities"):
+                return [], np.zeros((len(texts), 0))
+            return current.intents, current.probabilities(texts)
+
+        def build(kb: KnowledgeBase) -> TopicRetriever:
+            return TopicRetriever(kb, training_examples(settings.data_dir), cached, cues)
+
+        def examples_version() -> str:  # retrained on new examples: index them too
+            return str(getattr(getattr(classifier, "current", classifier), "fingerprint", ""))
+
+        return KnowledgeNLU(classifier, LiveRetriever(knowledge_base, build, examples_version))
+
+    @classmethod
+    def load_parser(cls, settings: Settings) -> KnowledgeNLU:
+        """What ``callbot nlu parse`` and ``nlu eval`` use: the bot's NLU, for one run."""
+        kb = load_knowledge_base(settings.knowledge_base_path)
+        return cls.knowledge_nlu(settings, cls.load_nlu(settings), lambda: kb)
 
     @staticmethod
     def load_nlu(settings: Settings) -> EmbeddedNLU:

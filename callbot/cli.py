@@ -79,7 +79,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_nlu_parse(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.brain import Brain
 
-    nlu = Brain.load_nlu(settings)
+    nlu = Brain.load_parser(settings)
     if args.batch:
         for line in _read_lines(sys.stdin.buffer):
             _print_json(nlu.parse(line).to_dict())
@@ -109,16 +109,19 @@ def cmd_nlu_train(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.brain import Brain
     from callbot.conversation.policy import answer_rule
+    from callbot.kb.loader import load_knowledge_base
     from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
     from callbot.nlu.evaluation import cross_validate, evaluate, read_tsv
     from callbot.nlu.training_data import load_training_data
 
-    nlu = Brain.load_nlu(settings)
+    nlu = Brain.load_parser(settings)
     answers = answer_rule(Brain.policy_params_of(settings))
     rule_text = f"threshold {settings.nlu.answer_threshold}"
     figures: dict[str, object] = {}
+    kb = load_knowledge_base(settings.knowledge_base_path)
+    redirects = frozenset(t.id for t in kb.topics.values() if t.is_redirect)
     for path in args.files:
-        report = evaluate(nlu.parse, read_tsv(Path(path)), answers)
+        report = evaluate(nlu.parse, read_tsv(Path(path)), answers, redirects)
         print(f"== {path}: {report.examples} questions ({report.out_of_scope} out of scope)")
         print(f"in-scope accuracy     {report.accuracy:7.1%}")
         print(f"macro-F1              {report.macro_f1:7.3f}")
@@ -148,13 +151,25 @@ def cmd_nlu_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench_knowledge(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.knowledge_bench import bench_knowledge
+
+    _print_json(bench_knowledge(settings))
+    return 0
+
+
 def cmd_kb_validate(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.kb.loader import load_knowledge_base
 
     path = Path(args.path) if args.path else settings.knowledge_base_path
     kb = load_knowledge_base(path)
-    print(f"{path}: OK — {len(kb.services)} services, {len(kb.topics)} topics, "
-          f"revision {kb.revision}")
+    for warning in kb.warnings:
+        print(warning)
+    entries = sum(len(t.entries) for t in kb.topics.values())
+    redirects = sum(t.is_redirect for t in kb.topics.values())
+    print(f"{path}: OK — {len(kb.files)} file(s), {len(kb.services)} services, "
+          f"{len(kb.topics) - redirects} topics + {redirects} redirections, {entries} entries, "
+          f"{len(kb.warnings)} warning(s), revision {kb.revision}")
     return 0
 
 
@@ -213,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = kb.add_parser("validate", help="report every problem with file and line")
     validate.add_argument("path", nargs="?")
     validate.set_defaults(func=cmd_kb_validate)
+    from callbot.kb.town_data.commands import register as register_town_data
+
+    register_town_data(kb)  # kb import|export annuaire|faq
 
     scenarios = sub.add_parser("scenarios", help="conversation scenarios").add_subparsers(
         dest="scenarios_command", required=True)
@@ -225,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_nlu_parser = bench.add_parser("nlu", help="training time, parse latency, memory")
     bench_nlu_parser.add_argument("--repeat", type=int, default=3)
     bench_nlu_parser.set_defaults(func=cmd_bench_nlu)
+    bench.add_parser("knowledge", help="topics found as the knowledge base grows: "
+                     "cross-validation, held-out topics, broad set, cost").set_defaults(
+        func=cmd_bench_knowledge)
     for register in _extension_registrars():
         register(sub, bench)
     return parser

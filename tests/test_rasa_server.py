@@ -109,7 +109,12 @@ def test_parse_has_the_embedded_shape(rasa_brain: Brain) -> None:
     assert result.intent.confidence > 0.6
     assert result.intent_ranking[0].name == "id_card_passport"
     assert "nlu_fallback" not in {s.name for s in result.intent_ranking}
-    assert set(result.to_dict()) == {"text", "intent", "entities", "intent_ranking"}
+    shape = result.to_dict()
+    assert {"text", "intent", "entities", "intent_ranking"} <= set(shape)
+    # the knowledge retriever's choice rides along as Rasa's response selector
+    assert set(shape) - {"text", "intent", "entities", "intent_ranking"} <= {"response_selector"}
+    selector = shape["response_selector"]["knowledge"]
+    assert selector["response"] == selector["ranking"][0]
     assert nlu.fallback_count == 0  # type: ignore[attr-defined]
 
 

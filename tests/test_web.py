@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callbot.brain import Brain
 from callbot.config import Settings
 from callbot.conversation.call_events import CallOutcome
+from callbot.kb.loader import TOPICS_DIR
 from callbot.store.accounts import add_user
 from callbot.store.calllog import CallLogWriter
 from callbot.store.database import engine_from_settings, migrate
@@ -47,6 +48,10 @@ def small_data_dir(target: Path) -> Path:
     kept: dict[str, int] = {}
     for source in sorted(DATA_DIR.rglob("*.yml")):
         if source.name == "kb.yml" or source.name == "editor.yml":
+            continue
+        if source.parent == DATA_DIR / TOPICS_DIR:  # knowledge base, not NLU: as it is
+            (target / TOPICS_DIR).mkdir(exist_ok=True)
+            shutil.copy(source, target / TOPICS_DIR / source.name)
             continue
         document = yaml.safe_load(source.read_text("utf-8"))
         items = []

@@ -79,8 +79,11 @@ class Why:
 
     intent: str | None = None
     confidence: float | None = None
-    kb_entry: str | None = None
+    kb_entry: str | None = None  # "topic" or "topic/entry"
     kb_revision: str | None = None
+    score: float | None = None  # the retriever's similarity of the closest question
+    runner_up: str | None = None  # the next topic, with its confidence: how close it was
+    runner_up_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ class CallState:
     ended: bool = False
     expecting: Expecting = Expecting.QUESTION
     topic: str | None = None  # last topic answered (for details)
+    entry: str | None = None  # the entry of that topic answered, if one was
+    details_left: tuple[str, ...] = ()  # pieces of the details not read yet
     candidates: tuple[str, ...] = ()  # topics named in a clarification
     question: ParseResult | None = None  # the question being clarified (its place, its day)
     misunderstandings: int = 0  # in a row

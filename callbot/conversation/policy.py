@@ -112,9 +112,18 @@ def _end(state: CallState, text: str, reason: str, why: Why = _NO_WHY) -> Decisi
     return replace(state, ended=True, last_say=say), [say, Hangup(reason)]
 
 
-def _why(parse: ParseResult, ctx: PolicyContext, topic: str | None = None) -> Why:
-    return Why(parse.intent.name, round(parse.intent.confidence, 4), topic,
-               ctx.kb.revision if topic else None)
+def _why(parse: ParseResult, ctx: PolicyContext, topic: str | None = None,
+         entry: str | None = None) -> Why:
+    """Which entry, its revision, the score and the runner-up: every answer says why."""
+    matched = topic is not None and topic == parse.intent.name  # answered from this sentence
+    match = next((m for m in parse.knowledge if m.topic == topic), None) if matched else None
+    rival = next((m for m in parse.knowledge if m.topic != topic), None) if matched else None
+    return Why(parse.intent.name, round(parse.intent.confidence, 4),
+               f"{topic}/{entry}" if topic and entry else topic,
+               ctx.kb.revision if topic else None,
+               match.score if match else None,
+               rival.topic if rival else None,
+               round(rival.confidence, 4) if rival else None)
 
 
 def _transfer(state: CallState, reason: TransferReason, now: datetime, ctx: PolicyContext,
@@ -133,7 +142,7 @@ def _transfer(state: CallState, reason: TransferReason, now: datetime, ctx: Poli
     if reason in _CALLER_CHOICES:
         return _say(state, f"{closed} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why,
                     Expecting.ANYTHING_ELSE)
-    return _end(state, f"{closed} {prompts.GOODBYE}", f"closed_{reason}", why)
+    return _end(state, f"{closed} {prompts.goodbye(now.hour)}", f"closed_{reason}", why)
 
 
 def _on_silence(state: CallState, ctx: PolicyContext) -> Decision:
@@ -158,11 +167,17 @@ def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
     service = parse.entity_value("service") or (earlier.entity_value("service") if earlier else None)
     day = parse.entity_value("day") or (earlier.entity_value("day") if earlier else None)
     text = f"{parse.text} {earlier.text}" if earlier else parse.text
-    answer = answer_topic(ctx.kb, topic, now, service, day, text)
+    entry = parse.entry if topic == parse.intent.name else None
+    if entry is None and earlier is not None and earlier.entry and earlier.knowledge \
+            and earlier.knowledge[0].topic == topic:
+        entry = earlier.entry  # "vous parlez de X ?" "oui": the point first asked
+    answer = answer_topic(ctx.kb, topic, now, service, day, text, entry)
     spoken, expecting = answer_speech(answer)
-    state = replace(state, topic=topic, candidates=(), question=None, misunderstandings=0,
+    state = replace(state, topic=topic, entry=answer.entry, details_left=answer.detail_pieces,
+                    candidates=(), question=None, misunderstandings=0,
                     answers_given=state.answers_given + 1)
-    return _say(state, spoken, TurnAction.ANSWER, _why(parse, ctx, topic), expecting)
+    return _say(state, spoken, TurnAction.ANSWER, _why(parse, ctx, topic, answer.entry),
+                expecting)
 
 
 def answer_speech(answer: Answer) -> tuple[str, Expecting]:
@@ -173,9 +188,17 @@ def answer_speech(answer: Answer) -> tuple[str, Expecting]:
     return f"{answer.text} {prompts.ANYTHING_ELSE}", Expecting.ANYTHING_ELSE
 
 
-def details_speech(details: str) -> str:
-    """What the bot says when the caller wants the details of the last answer."""
-    return f"{details} {prompts.ANYTHING_ELSE}"
+def details_speech(piece: str, more: bool = False) -> str:
+    """What the bot says for one piece of the details: the rest is offered, not imposed."""
+    return f"{piece} {prompts.OFFER_MORE if more else prompts.ANYTHING_ELSE}"
+
+
+def _details(state: CallState, why: Why) -> Decision:
+    """The next piece of the last answer's details (two sentences at most)."""
+    piece, *rest = state.details_left or ("",)
+    expecting = Expecting.DETAILS if rest else Expecting.ANYTHING_ELSE
+    return _say(replace(state, details_left=tuple(rest)), details_speech(piece, bool(rest)),
+                TurnAction.ANSWER, why, expecting)
 
 
 def _confidence(event: CallerSaid, ctx: PolicyContext) -> float:
@@ -199,22 +222,20 @@ def answer_rule(params: PolicyParams) -> Callable[[ParseResult], bool]:
 def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: datetime,
                        ctx: PolicyContext) -> Decision | None:
     """A yes/no to the bot's last question, or ``None`` when it is something else."""
-    why = _why(parse, ctx, state.topic)
-    yes, no = _means(parse, "affirm"), _means(parse, "deny")
+    why = _why(parse, ctx, state.topic, state.entry)
+    yes, no = _means(parse, "affirm", ctx), _means(parse, "deny", ctx)
     if state.expecting is Expecting.ANYTHING_ELSE and intent == "goodbye":
         no = True  # "non merci au revoir" after "autre chose ?", however unsure the NLU is
     match state.expecting:
-        case Expecting.DETAILS if yes and state.topic:
-            details = answer_topic(ctx.kb, state.topic, now).details
-            return _say(state, details_speech(details), TurnAction.ANSWER, why,
-                        Expecting.ANYTHING_ELSE)
+        case Expecting.DETAILS if yes and state.topic and state.details_left:
+            return _details(state, why)
         case Expecting.DETAILS if no:
             return _say(state, prompts.ANYTHING_ELSE, TurnAction.REPROMPT, why,
                         Expecting.ANYTHING_ELSE)
         case Expecting.ANYTHING_ELSE if yes:
             return _say(state, prompts.LISTENING, TurnAction.REPROMPT, why, Expecting.QUESTION)
         case Expecting.ANYTHING_ELSE if no:
-            return _end(state, prompts.GOODBYE, "caller_done", why)
+            return _end(state, prompts.goodbye(now.hour), "caller_done", why)
         case Expecting.TRANSFER_OFFER if yes:
             return _transfer(state, TransferReason.OUT_OF_SCOPE, now, ctx, why)
         case Expecting.TRANSFER_OFFER if no:
@@ -225,11 +246,14 @@ def _on_expected_reply(state: CallState, intent: str, parse: ParseResult, now: d
     return None
 
 
-def _means(parse: ParseResult, dialogue_intent: str) -> bool:
-    """Yes (or no) even when worded with thanks: "oui je veux bien merci"."""
+def _means(parse: ParseResult, dialogue_intent: str, ctx: PolicyContext) -> bool:
+    """Yes (or no) even when worded with thanks ("oui je veux bien merci") or read as a topic
+    too unsure to answer ("oui s'il vous plaît dites-moi tout")."""
     if parse.intent.name == dialogue_intent:
         return True
-    if parse.intent.name not in _POLITE_INTENTS:  # a topic, a person, goodbye: not a yes/no
+    unsure_topic = (is_topic(parse.intent.name)
+                    and parse.intent.confidence < ctx.params.answer_threshold)
+    if parse.intent.name not in _POLITE_INTENTS and not unsure_topic:
         return False
     score = next((s.confidence for s in parse.intent_ranking if s.name == dialogue_intent), 0.0)
     return score >= YES_NO_MIN_CONFIDENCE
@@ -258,7 +282,7 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     chosen = _clarification_choice(state, parse)
     if chosen:
         return _answer(state, chosen, parse, now, ctx)
-    if answers_directly(parse, confidence, ctx.params):
+    if answers_directly(parse, confidence, ctx.params) and intent in ctx.kb.topics:
         return _answer(state, intent, parse, now, ctx)
     if intent in _CAREFUL_INTENTS and confidence < ctx.params.answer_threshold:
         return _misunderstood(state, parse, now, ctx)
@@ -266,7 +290,7 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
         case "request_human":
             return _transfer(state, TransferReason.CALLER_ASKED, now, ctx, why)
         case "goodbye":
-            return _end(state, prompts.GOODBYE, "caller_goodbye", why)
+            return _end(state, prompts.goodbye(now.hour), "caller_goodbye", why)
         case "thanks":
             return _say(state, f"{prompts.THANKS_BACK} {prompts.ANYTHING_ELSE}",
                         TurnAction.ANSWER, why, Expecting.ANYTHING_ELSE)

@@ -13,6 +13,8 @@ LISTENING = "Je vous écoute, quelle est votre question ?"
 GREET_BACK = "Bonjour ! Quelle est votre question ?"
 THANKS_BACK = "Je vous en prie."
 GOODBYE = "Merci de votre appel, au revoir et bonne journée."
+GOODBYE_EVENING = "Merci de votre appel, au revoir et bonne soirée."
+OFFER_MORE = "Voulez-vous la suite ?"
 REPEAT_PREFIX = "Je répète : "
 NOTHING_TO_REPEAT = "Je n'ai encore rien dit d'important. Quelle est votre question ?"
 NOT_UNDERSTOOD = "Je n'ai pas bien compris. Pouvez-vous reformuler votre question en quelques mots ?"
@@ -43,5 +45,15 @@ HOLD_ON = "Un instant, s'il vous plaît."  # the answer is late: the line must n
 def fixed_prompts(town: str) -> list[str]:
     """The sentences worth synthesising once at start-up and caching."""
     return [GREETING.format(town=town), ANYTHING_ELSE, OFFER_DETAILS, LISTENING, THANKS_BACK,
-            GOODBYE, NOT_UNDERSTOOD, OUT_OF_SCOPE, TRANSFER, TRANSFER_AFTER_FAILURE, TIME_LIMIT,
-            SILENCE_REPROMPT, SILENCE_GOODBYE, DTMF_HELP, HOLD_ON]
+            GOODBYE, GOODBYE_EVENING, OFFER_MORE, NOT_UNDERSTOOD, OUT_OF_SCOPE, TRANSFER,
+            TRANSFER_AFTER_FAILURE, TIME_LIMIT, SILENCE_REPROMPT, SILENCE_GOODBYE, DTMF_HELP, HOLD_ON]
+
+
+#: From this hour (and before the morning) the bot wishes a good evening, not a good day.
+EVENING_FROM_HOUR = 18
+MORNING_FROM_HOUR = 5
+
+
+def goodbye(hour: int) -> str:
+    """"Bonne journée" at 22:30 sounds like a machine: the goodbye follows the clock."""
+    return GOODBYE_EVENING if hour >= EVENING_FROM_HOUR or hour < MORNING_FROM_HOUR else GOODBYE

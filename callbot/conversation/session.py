@@ -97,6 +97,9 @@ class BotTurn:
             "action": str(self.action),
             "kb_entry": why.kb_entry if why else None,
             "kb_revision": why.kb_revision if why else None,
+            "kb_score": why.score if why else None,
+            "runner_up": why.runner_up if why else None,
+            "runner_up_confidence": why.runner_up_confidence if why else None,
             "transfer_reason": str(self.transfer.reason) if self.transfer else None,
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from callbot.conversation.policy import answer_speech, details_speech
-from callbot.kb.answers import compose_answer
+from callbot.kb.answers import Answer, compose_answer
 from callbot.kb.model import WEEKDAYS_FR, KnowledgeBase
 
 #: The ``day`` entity values the NLU gives (``callbot.kb.answers.resolve_day``), and none.
@@ -26,9 +26,15 @@ def spoken_answers(kb: KnowledgeBase, now: datetime) -> dict[str, list[str]]:
         texts: dict[str, None] = {}
         for service_id in (None, *kb.services):
             for day in DAYS:
-                answer = compose_answer(kb, topic_id, now, service_id, day)
-                texts[answer_speech(answer)[0]] = None
-                if answer.details:
-                    texts[details_speech(answer.details)] = None
+                _add(texts, compose_answer(kb, topic_id, now, service_id, day))
+        for entry in kb.topics[topic_id].entries:
+            _add(texts, compose_answer(kb, topic_id, now, entry_id=entry.id))
         answers[topic_id] = list(texts)
     return answers
+
+
+def _add(texts: dict[str, None], answer: Answer) -> None:
+    texts[answer_speech(answer)[0]] = None
+    pieces = answer.detail_pieces
+    for index, piece in enumerate(pieces):
+        texts[details_speech(piece, more=index < len(pieces) - 1)] = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -15,11 +16,28 @@ from callbot.kb.slots import fill_slots, hours_sentence, open_now_sentence
 HOURS_TOPICS = frozenset({"opening_hours", "recycling_centre", "cemetery"})
 
 
+#: Details are read this many sentences at a time; the caller asks for the rest.
+DETAIL_PIECE_SENTENCES = 2
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Ý0-9«])")
+
+
 @dataclass(frozen=True)
 class Answer:
     topic: Topic
     text: str
     details: str
+    entry: str | None = None  # the entry answered, when the caller asked a specific point
+
+    @property
+    def detail_pieces(self) -> tuple[str, ...]:
+        return detail_pieces(self.details)
+
+
+def detail_pieces(details: str) -> tuple[str, ...]:
+    """Details in pieces of at most two sentences: 30 s of speech in one go loses a caller."""
+    sentences = [s for s in _SENTENCE_END.split(details.strip()) if s]
+    step = DETAIL_PIECE_SENTENCES
+    return tuple(" ".join(sentences[i:i + step]) for i in range(0, len(sentences), step))
 
 
 def resolve_day(day: str | None, now: datetime) -> date | None:
@@ -50,21 +68,26 @@ def _address_answer(service: Service) -> str:
 
 
 def answer_topic(kb: KnowledgeBase, topic_id: str, now: datetime, service_id: str | None = None,
-                 day: str | None = None, text: str = "") -> Answer:
+                 day: str | None = None, text: str = "", entry_id: str | None = None) -> Answer:
     """The answer to speak; hours and address honour the service and day the caller named."""
     faults.check("kb")
-    return compose_answer(kb, topic_id, now, service_id, day, text)
+    return compose_answer(kb, topic_id, now, service_id, day, text, entry_id)
 
 
 def compose_answer(kb: KnowledgeBase, topic_id: str, now: datetime,
                    service_id: str | None = None, day: str | None = None,
-                   text: str = "") -> Answer:
+                   text: str = "", entry_id: str | None = None) -> Answer:
     """``answer_topic`` outside a call (pre-rendering): not a use ``CALLBOT_FAULTS`` counts."""
     topic = kb.topics[topic_id]
+    entry = topic.entry(entry_id)
+    if entry is not None:  # the specific point asked: its own answer, its own details
+        return Answer(topic, fill_slots(entry.answer, kb, now),
+                      fill_slots(entry.details, kb, now), entry.id)
     details = fill_slots(topic.details, kb, now)
     named = kb.services.get(service_id or "")
     when = find_date(text, now.date()) or resolve_day(day, now)
-    if topic_id == "opening_hours" or (topic_id in HOURS_TOPICS and (day or when)):
+    answers_hours = topic_id in HOURS_TOPICS or topic.day_hours
+    if topic_id == "opening_hours" or (answers_hours and (day or when)):
         service = named or kb.services.get(topic.service) or kb.switchboard_service
         if topic_id == "opening_hours" and named is None:
             service = kb.switchboard_service

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from callbot.kb.loader import load_knowledge_base
+from callbot.kb.loader import load_knowledge_base, topic_files
 from callbot.kb.model import KnowledgeBase
 from callbot.problems import DataError, Problem
 
@@ -20,11 +20,15 @@ class LiveKnowledgeBase:
         self.current: KnowledgeBase = load_knowledge_base(path)  # invalid at start: refuse
         self.last_problems: list[Problem] = []
 
-    def _stat(self) -> int:
-        try:
-            return self.path.stat().st_mtime_ns
-        except OSError:
-            return -1
+    def _stat(self) -> tuple[tuple[str, int], ...]:
+        """Names and mtimes of the main file and its topic files (a new file counts too)."""
+        stamp = []
+        for path in (self.path, *topic_files(self.path)):
+            try:
+                stamp.append((str(path), path.stat().st_mtime_ns))
+            except OSError:
+                stamp.append((str(path), -1))
+        return tuple(stamp)
 
     def reload(self) -> list[Problem]:
         """Load the file again; on any problem keep the current one and return the problems."""

@@ -12,14 +12,20 @@ from datetime import date, datetime
 from pathlib import Path
 
 from callbot.kb.hours import parse_hours
-from callbot.kb.model import WEEKDAYS_FR, Closure, KnowledgeBase, Service, Topic
+from callbot.kb.model import WEEKDAYS_FR, Closure, Entry, KnowledgeBase, Service, Topic, TopicKind
 from callbot.kb.slots import SLOT_PATTERN, check_slot
 from callbot.kb.speakable import unspeakable
 from callbot.nlu.intents import TOPIC_INTENTS
+from callbot.nlu.text import features_text
 from callbot.problems import DataError, Problem
 from callbot.yaml_lines import LineDict, load_yaml
 
 MAX_FIRST_SENTENCE_WORDS = 30
+MIN_TOPIC_QUESTIONS = 3
+MIN_ENTRY_QUESTIONS = 2
+#: Topic files beside the main file: ``nlu_data/topics/*.yml`` (see its README).
+TOPICS_DIR = "topics"
+_HOURS_IN_PROSE = re.compile(r"\b\d{1,2}\s?h(?:\s?\d{2})?\s?(?:-|à)\s?\d{1,2}\s?h", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -33,6 +39,7 @@ class _Reader:
     def __init__(self, path: Path) -> None:
         self.file = str(path)
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.file, line, message))
@@ -134,31 +141,103 @@ class _Reader:
         service = self.text(block, "service")
         if service and service not in services:
             self.error(block.line_of("service"), f"{where}: unknown service '{service}'")
-        answer = self.spoken_text(block, "answer", where)
-        words = len(first_sentence(SLOT_PATTERN.sub("x", answer)).split())
-        if words > MAX_FIRST_SENTENCE_WORDS:
-            self.error(block.line_of("answer"), f"{where}: the first sentence has {words} words; "
-                       f"keep it to {MAX_FIRST_SENTENCE_WORDS} for the phone")
+        kind = self.text(block, "kind", required=False) or TopicKind.ANSWER
+        if kind not in (TopicKind.ANSWER, TopicKind.REDIRECT):
+            self.error(block.line_of("kind"), f"{where}: kind must be 'answer' or 'redirect'")
+        answer = self.answer_text(block, "answer", where, services)
         details = self.spoken_text(block, "details", where, required=False)
-        for key in ("answer", "details"):
-            for slot in SLOT_PATTERN.finditer(str(block.get(key) or "")):
-                problem = check_slot(slot, services, self.waste_kinds)
-                if problem:
-                    self.error(block.line_of(key), f"{where}: {problem}")
+        self.check_slots(block, "details", where, services)
+        self.warn_hours(block, "details", where)
+        questions = self.questions(block, where)
+        if len(questions) < MIN_TOPIC_QUESTIONS and topic_id not in TOPIC_INTENTS:
+            self.error(block.line, f"{where}: give at least {MIN_TOPIC_QUESTIONS} ways a caller "
+                       f"asks it under 'questions:' (it has {len(questions)}); nobody could reach it")
+        entries = []
+        seen: set[str] = set()
+        for item in self.items(block, "entries", where):
+            entry = self.entry(item, where, services)
+            if entry is None:
+                continue
+            if entry.id in seen:
+                self.error(item.line, f"{where}: entry '{entry.id}' is defined twice")
+            seen.add(entry.id)
+            entries.append(entry)
         keywords = self.items(block, "keywords", where)
         return Topic(topic_id, service, answer, details, self.spoken_text(block, "label", where),
-                     tuple(str(k) for k in keywords))
+                     tuple(str(k) for k in keywords), questions, tuple(entries), kind,
+                     bool(block.get("day_hours", False)), self.file)
+
+    def answer_text(self, block: LineDict, key: str, where: str, services: set[str]) -> str:
+        """A spoken answer: short first sentence, known slots, hours through slots only."""
+        answer = self.spoken_text(block, key, where)
+        words = len(first_sentence(SLOT_PATTERN.sub("x", answer)).split())
+        if words > MAX_FIRST_SENTENCE_WORDS:
+            self.error(block.line_of(key), f"{where}: the first sentence has {words} words; "
+                       f"keep it to {MAX_FIRST_SENTENCE_WORDS} for the phone")
+        self.check_slots(block, key, where, services)
+        self.warn_hours(block, key, where)
+        return answer
+
+    def check_slots(self, block: LineDict, key: str, where: str, services: set[str]) -> None:
+        for slot in SLOT_PATTERN.finditer(str(block.get(key) or "")):
+            problem = check_slot(slot, services, self.waste_kinds)
+            if problem:
+                self.error(block.line_of(key), f"{where}: {problem}")
+
+    def warn_hours(self, block: LineDict, key: str, where: str) -> None:
+        """Hours written in prose go stale when the service's hours change: say so."""
+        text = SLOT_PATTERN.sub("", str(block.get(key) or ""))
+        if _HOURS_IN_PROSE.search(text):
+            self.warnings.append(Problem(self.file, block.line_of(key),
+                                         f"{where}: {key} states hours in its text; use "
+                                         "{open_now:…} or {hours_today:…} so it follows the "
+                                         "service's hours", "warning"))
+
+    def questions(self, block: LineDict, where: str) -> tuple[str, ...]:
+        found = []
+        for item in self.items(block, "questions", where):
+            if not isinstance(item, str | int | float) or not str(item).strip():
+                self.error(block.line_of("questions"), f"{where}: each question must be text")
+                continue
+            found.append(" ".join(str(item).split()))
+        return tuple(found)
+
+    def entry(self, item: object, topic_where: str, services: set[str]) -> Entry | None:
+        if not isinstance(item, LineDict):
+            self.error(0, f"{topic_where}: each entry must be a mapping with id, questions, answer")
+            return None
+        entry_id = self.text(item, "id")
+        where = f"{topic_where}, entry '{entry_id or '?'}'"
+        questions = self.questions(item, where)
+        if len(questions) < MIN_ENTRY_QUESTIONS:
+            self.error(item.line, f"{where}: give at least {MIN_ENTRY_QUESTIONS} questions "
+                       f"(it has {len(questions)})")
+        answer = self.answer_text(item, "answer", where, services)
+        details = self.spoken_text(item, "details", where, required=False)
+        if not entry_id:
+            return None
+        return Entry(entry_id, questions, answer, details)
 
     waste_kinds: set[str] = set()
 
 
-def load_knowledge_base(path: Path, text: str | None = None) -> KnowledgeBase:
-    """Read and validate; raise ``DataError`` with every problem found."""
-    reader = _Reader(path)
+def topic_files(path: Path) -> list[Path]:
+    """The topic files that go with the main file, in a stable order."""
+    folder = path.parent / TOPICS_DIR
+    return sorted(folder.glob("*.yml")) if folder.is_dir() else []
+
+
+def load_knowledge_base(path: Path, text: str | None = None,
+                        overrides: dict[Path, str] | None = None) -> KnowledgeBase:
+    """Read and validate the main file and its topic files; raise ``DataError`` with every
+    problem found. ``text`` stands for the main file, ``overrides`` for topic files (the
+    editor validates what it is about to write before writing it)."""
+    overrides = dict(overrides or {})
     raw = text if text is not None else _read(path)
     document = load_yaml(path, raw)
     if not isinstance(document, LineDict):
         raise DataError([Problem(str(path), 1, "expected a mapping with town, services, topics")])
+    reader = _Reader(path)
     for key, line in document.duplicate_keys:
         reader.error(line, f"'{key}' is defined twice; the second would silently win")
     town = document.get("town") if isinstance(document.get("town"), LineDict) else LineDict()
@@ -168,6 +247,81 @@ def load_knowledge_base(path: Path, text: str | None = None) -> KnowledgeBase:
         raise DataError([Problem(str(path), 1, "'services:' mapping is missing or empty")])
     if not isinstance(topics_block, LineDict):
         raise DataError([Problem(str(path), 1, "'topics:' mapping is missing")])
+    waste = _waste(reader, document)
+    extra_files = sorted(set(topic_files(path)) | set(overrides))
+    sources: list[tuple[_Reader, LineDict, LineDict]] = [(reader, services_block, topics_block)]
+    digest = hashlib.sha256(raw.encode())
+    for extra in extra_files:
+        extra_raw = overrides[extra] if extra in overrides else _read(extra)
+        digest.update(f"\0{extra.name}\0".encode() + extra_raw.encode())
+        extra_reader = _Reader(extra)
+        extra_reader.waste_kinds = set(waste)
+        block = load_yaml(extra, extra_raw) if extra_raw.strip() else LineDict()
+        if not isinstance(block, LineDict):
+            extra_reader.error(1, "expected a mapping with 'topics:' (and 'services:' if needed)")
+            block = LineDict()
+        for key, line in block.duplicate_keys:
+            extra_reader.error(line, f"'{key}' is defined twice; the second would silently win")
+        unknown = set(block) - {"services", "topics", "version"}
+        for key in sorted(unknown):
+            extra_reader.error(block.line_of(key), f"'{key}' is not known here "
+                               "(a topic file holds 'services:' and 'topics:')")
+        extra_services = block.get("services") or LineDict()
+        extra_topics = block.get("topics") or LineDict()
+        if not isinstance(extra_services, LineDict) or not isinstance(extra_topics, LineDict):
+            extra_reader.error(1, "'services:' and 'topics:' must be mappings")
+            extra_services, extra_topics = LineDict(), LineDict()
+        sources.append((extra_reader, extra_services, extra_topics))
+    services: dict[str, Service] = {}
+    for source_reader, services_of, _ in sources:
+        for key, line in services_of.duplicate_keys:
+            source_reader.error(line, f"'{key}' is defined twice; the second would silently win")
+        for sid, block in services_of.items():
+            if str(sid) in services:
+                source_reader.error(services_of.line_of(sid), f"service '{sid}' is already "
+                                    "defined in another file")
+                continue
+            service = source_reader.service(str(sid), block)
+            if service is not None:
+                services[str(sid)] = service
+    topics: dict[str, Topic] = {}
+    asked: dict[str, tuple[str, str]] = {}  # folded question → (topic, where it was read)
+    for source_reader, _, topics_of in sources:
+        source_reader.waste_kinds = set(waste)
+        for key, line in topics_of.duplicate_keys:
+            source_reader.error(line, f"'{key}' is defined twice; the second would silently win")
+        for topic_id, block in topics_of.items():
+            if str(topic_id) in topics:
+                source_reader.error(topics_of.line_of(topic_id), f"topic '{topic_id}' is already "
+                                    f"defined in {topics[str(topic_id)].source}")
+                continue
+            topic = source_reader.topic(str(topic_id), block, set(services))
+            if topic is None:
+                continue
+            topics[str(topic_id)] = topic
+            _check_collisions(source_reader, topic, block, asked)
+    for intent in TOPIC_INTENTS:
+        if intent not in topics:
+            reader.error(topics_block.line, f"topic intent '{intent}' has no answer")
+    switchboard = str(town.get("switchboard", "mairie"))
+    if switchboard not in services:
+        reader.error(town.line_of("switchboard"), f"switchboard service '{switchboard}' is unknown")
+    problems = [p for r, _, _ in sources for p in r.problems]
+    if problems:
+        raise DataError(problems)
+    return KnowledgeBase(
+        town=str(town.get("name", "la commune")),
+        switchboard=switchboard,
+        services=services,
+        topics=topics,
+        waste=waste,
+        revision=digest.hexdigest()[:12],
+        warnings=tuple(w for r, _, _ in sources for w in r.warnings),
+        files=(path, *extra_files),
+    )
+
+
+def _waste(reader: _Reader, document: LineDict) -> dict[str, tuple[int, ...]]:
     waste_block = document.get("waste") or LineDict()
     if not isinstance(waste_block, LineDict):
         reader.error(document.line_of("waste"), "'waste' must map each kind to weekday names")
@@ -180,35 +334,20 @@ def load_knowledge_base(path: Path, text: str | None = None) -> KnowledgeBase:
             reader.error(waste_block.line_of(kind), f"waste '{kind}': days must be weekday names")
         waste[kind] = tuple(WEEKDAYS_FR.index(d) for d in days if d in WEEKDAYS_FR)
     reader.waste_kinds = set(waste)
-    for block in (services_block, topics_block):
-        for key, line in block.duplicate_keys:
-            reader.error(line, f"'{key}' is defined twice; the second would silently win")
-    services = {sid: s for sid, b in services_block.items()
-                if (s := reader.service(str(sid), b)) is not None}
-    topics = {}
-    for topic_id, block in topics_block.items():
-        if topic_id not in TOPIC_INTENTS:
-            reader.error(topics_block.line_of(topic_id),
-                         f"topic '{topic_id}' is not a topic intent of the NLU: nobody could reach it")
-        topic = reader.topic(str(topic_id), block, set(services))
-        if topic:
-            topics[str(topic_id)] = topic
-    for intent in TOPIC_INTENTS:
-        if intent not in topics_block:
-            reader.error(topics_block.line, f"topic intent '{intent}' has no answer")
-    switchboard = str(town.get("switchboard", "mairie"))
-    if switchboard not in services:
-        reader.error(town.line_of("switchboard"), f"switchboard service '{switchboard}' is unknown")
-    if reader.problems:
-        raise DataError(reader.problems)
-    return KnowledgeBase(
-        town=str(town.get("name", "la commune")),
-        switchboard=switchboard,
-        services=services,
-        topics=topics,
-        waste=waste,
-        revision=hashlib.sha256(raw.encode()).hexdigest()[:12],
-    )
+    return waste
+
+
+def _check_collisions(reader: _Reader, topic: Topic, block: LineDict,
+                      asked: dict[str, tuple[str, str]]) -> None:
+    """The same question under two topics (or twice in one) would make the match a coin toss."""
+    own = [(q, topic.id) for q in topic.questions]
+    own += [(q, f"{topic.id}/{e.id}") for e in topic.entries for q in e.questions]
+    for question, where in own:
+        key = features_text(question)
+        if key in asked:
+            reader.error(block.line, f"topic '{topic.id}': the question \"{question}\" is also "
+                         f"asked under '{asked[key][0]}'; keep it in one place")
+        asked.setdefault(key, (where, reader.file))
 
 
 def _read(path: Path) -> str:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, time
+from pathlib import Path
+
+from callbot.problems import Problem
 
 WEEKDAYS_FR: tuple[str, ...] = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
                                 "dimanche")
@@ -39,6 +42,21 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One specific point of a topic (its cost, its delay, what to bring), matched on its own."""
+
+    id: str
+    questions: tuple[str, ...]
+    answer: str
+    details: str = ""
+
+
+class TopicKind:
+    ANSWER = "answer"  # the town hall's own business
+    REDIRECT = "redirect"  # another administration handles it: say who and how to reach them
+
+
+@dataclass(frozen=True)
 class Topic:
     id: str
     service: str
@@ -46,6 +64,18 @@ class Topic:
     details: str
     label: str
     keywords: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()  # ways a caller asks it: what the retriever matches
+    entries: tuple[Entry, ...] = ()
+    kind: str = TopicKind.ANSWER
+    day_hours: bool = False  # a day named by the caller → the service's hours that day
+    source: str = ""  # the file it was read from (the editor writes it back there)
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.kind == TopicKind.REDIRECT
+
+    def entry(self, entry_id: str | None) -> Entry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
 
 
 @dataclass(frozen=True)
@@ -56,6 +86,8 @@ class KnowledgeBase:
     topics: dict[str, Topic]
     waste: dict[str, tuple[int, ...]] = field(default_factory=dict)  # kind → weekdays
     revision: str = ""  # hash of the source, carried in every answer's "why"
+    warnings: tuple[Problem, ...] = ()  # kept, but worth an editor's look (hours in prose…)
+    files: tuple[Path, ...] = ()  # every file it was read from (reload when one changes)
 
     @property
     def switchboard_service(self) -> Service:

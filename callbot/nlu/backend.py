@@ -18,3 +18,10 @@ def load_embedded_nlu(data_dir: Path, cache_dir: Path, fallback_threshold: float
     data = load_training_data(data_dir)
     params = EmbeddedNluParams(fallback_threshold=fallback_threshold)
     return EmbeddedNLU.load_or_train(data, cache_dir, params)
+
+
+def training_examples(data_dir: Path) -> dict[str, list[str]]:
+    """The Rasa examples by intent: the contract's topics are indexed with theirs, and the
+    out-of-scope ones teach the retriever's calibrator what no topic should answer."""
+    data = load_training_data(data_dir)
+    return {intent: [e.text for e in examples] for intent, examples in data.by_intent().items()}

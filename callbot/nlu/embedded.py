@@ -112,6 +112,11 @@ class EmbeddedNLU:
         model = self._classifier.named_steps["model"]
         return model.predict_proba(features), model.decision_function(features)
 
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in ``intents`` order (the topic
+        retriever's cues)."""
+        return self.scores(texts)[0]
+
     def parse(self, text: str) -> ParseResult:
         faults.check("nlu")
         text = clean_input(text)

@@ -65,8 +65,12 @@ Answers = Callable[[ParseResult], bool]  # whether the bot answers this topic di
 
 
 def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]],
-             answers: Answers) -> EvalReport:
-    """Parse every row and score it against its gold intent."""
+             answers: Answers, redirects: frozenset[str] = frozenset()) -> EvalReport:
+    """Parse every row and score it against its gold intent.
+
+    A redirection (``redirects``: topics saying which other administration handles it) is
+    the right answer to an out-of-scope question, and a confidently wrong one to a question
+    the town hall handles."""
     gold, predicted, latencies, errors = [], [], [], []
     oos_total = oos_ok = confident_wrong = answered_right = topics = 0
     for intent, text in rows:
@@ -75,6 +79,8 @@ def evaluate(parse: Callable[[str], ParseResult], rows: Iterable[tuple[str, str]
         latencies.append((time.perf_counter() - started) * 1000)
         name, confidence = result.intent.name, result.intent.confidence
         answered_topic = answers(result)
+        if intent == OUT_OF_SCOPE and name in redirects:
+            name, answered_topic = OUT_OF_SCOPE, False  # said who handles it: right
         gold.append(intent)
         predicted.append(name)
         if intent == OUT_OF_SCOPE:

@@ -13,6 +13,7 @@ DIALOGUE_INTENTS: tuple[str, ...] = (
     "out_of_scope",
 )
 
+#: The contract's topics: the knowledge base must answer each (it may have many more).
 TOPIC_INTENTS: tuple[str, ...] = (
     "opening_hours",
     "address_access",
@@ -58,4 +59,5 @@ OUT_OF_SCOPE = "out_of_scope"
 
 
 def is_topic(intent: str) -> bool:
-    return intent in TOPIC_INTENTS
+    """Any intent that is not a dialogue act: the contract's topics and the knowledge base's."""
+    return bool(intent) and intent not in DIALOGUE_INTENTS and intent != NLU_FALLBACK

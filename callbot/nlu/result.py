@@ -33,6 +33,25 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class TopicMatch:
+    """A knowledge-base topic the retriever found, and the entry of it that matched best."""
+
+    topic: str
+    entry: str | None  # None: the topic's main answer
+    score: float  # similarity of the closest question, 0–1
+    confidence: float  # calibrated probability that the topic is the right one
+
+    @property
+    def key(self) -> str:
+        """Rasa's ``intent_response_key`` shape: ``topic`` or ``topic/entry``."""
+        return f"{self.topic}/{self.entry}" if self.entry else self.topic
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent_response_key": self.key, "confidence": round(self.confidence, 4),
+                "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True)
 class ParseResult:
     """What one utterance means; ``to_dict`` is exactly Rasa's ``/model/parse`` body."""
 
@@ -40,12 +59,20 @@ class ParseResult:
     intent: IntentScore
     entities: tuple[Entity, ...] = ()
     intent_ranking: tuple[IntentScore, ...] = field(default=())
+    #: Topics the retriever ranked, best first (Rasa's ``response_selector`` in the JSON).
+    knowledge: tuple[TopicMatch, ...] = field(default=())
+
+    @property
+    def entry(self) -> str | None:
+        """The knowledge-base entry that matched, when the intent is the retriever's topic."""
+        best = self.knowledge[0] if self.knowledge else None
+        return best.entry if best and best.topic == self.intent.name else None
 
     def entity_value(self, name: str) -> str | None:
         return next((e.value for e in self.entities if e.entity == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "text": self.text,
             "intent": {"name": self.intent.name, "confidence": round(self.intent.confidence, 4)},
             "entities": [e.to_dict() for e in self.entities],
@@ -53,6 +80,11 @@ class ParseResult:
                 {"name": s.name, "confidence": round(s.confidence, 4)} for s in self.intent_ranking
             ],
         }
+        if self.knowledge:
+            body["response_selector"] = {"knowledge": {
+                "response": self.knowledge[0].to_dict(),
+                "ranking": [m.to_dict() for m in self.knowledge]}}
+        return body
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParseResult:
@@ -76,4 +108,12 @@ class ParseResult:
                 IntentScore(str(r["name"]), float(r["confidence"]))
                 for r in data.get("intent_ranking", [])
             ),
+            knowledge=tuple(_topic_match(r) for r in ((data.get("response_selector") or {})
+                                                      .get("knowledge") or {}).get("ranking", [])),
         )
+
+
+def _topic_match(row: dict[str, Any]) -> TopicMatch:
+    topic, _, entry = str(row.get("intent_response_key", "")).partition("/")
+    return TopicMatch(topic, entry or None, float(row.get("score", 0)),
+                      float(row.get("confidence", 0)))

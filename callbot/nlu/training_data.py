@@ -20,6 +20,8 @@ _ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<short>[^)]+)\)|(?P<json>
 _KINDS = ("intent", "synonym", "lookup", "regex")
 #: Files in the data folder that are not NLU data.
 NON_NLU_FILES = frozenset({"kb.yml"})
+#: The knowledge base's topic files (``nlu_data/topics/``): read by ``callbot.kb.loader``.
+NON_NLU_FOLDER = "topics"
 
 
 @dataclass(frozen=True)
@@ -145,8 +147,9 @@ def nlu_files(data_dir: Path) -> list[Path]:
     """The NLU YAML files of a data folder, in a stable order."""
     if data_dir.is_file():
         return [data_dir]
-    files = sorted(p for p in data_dir.rglob("*.yml") if p.name not in NON_NLU_FILES)
-    return files + sorted(data_dir.rglob("*.yaml"))
+    files = [p for p in sorted(data_dir.rglob("*.yml")) + sorted(data_dir.rglob("*.yaml"))
+             if p.name not in NON_NLU_FILES and NON_NLU_FOLDER not in p.relative_to(data_dir).parts]
+    return files
 
 
 def load_training_data(data_dir: Path, known_intents: tuple[str, ...] = ALL_INTENTS) -> TrainingData:

@@ -7,6 +7,7 @@ purged transcript is overwritten in the file, not merely unlinked.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,10 @@ from callbot.config import StoreSettings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SEC = 5.0
+# Alembic keeps its migration context in a module global: two upgrades at once in one
+# process (the call log's writer thread and the web app under `serve --web`) would
+# tear each other's context down (KeyError: 'config').
+_UPGRADE_LOCK = threading.Lock()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -56,7 +61,8 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    with _UPGRADE_LOCK:
+        command.upgrade(config, "head")
 
 
 async def migrate(engine: AsyncEngine, schema: str | None = None) -> None:

@@ -22,6 +22,7 @@ class Revision:
     kb_revision: str
     topics: str
     diff: str
+    topic_files: str = ""  # JSON of the topic files; empty in revisions made before them
 
 
 def _revision(row: object) -> Revision:
@@ -53,10 +54,10 @@ async def history(engine: AsyncEngine, limit: int = 100) -> list[dict]:
 
 
 async def add(engine: AsyncEngine, author: str, comment: str, kb_text: str, examples_text: str,
-              kb_revision: str, topics: list[str], diff: str) -> int:
+              kb_revision: str, topics: list[str], diff: str, topic_files: str = "") -> int:
     async with engine.begin() as connection:
         result = await connection.execute(insert(kb_revisions).values(
             created_at=datetime.now(), author=author, comment=comment[:300], kb_text=kb_text,
             examples_text=examples_text, kb_revision=kb_revision,
-            topics=",".join(topics)[:500], diff=diff))
+            topics=",".join(topics)[:500], diff=diff, topic_files=topic_files or None))
     return result.inserted_primary_key[0]

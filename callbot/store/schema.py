@@ -128,4 +128,5 @@ kb_revisions = Table(
     Column("kb_revision", String(64), nullable=False),  # the hash answers carry in their "why"
     Column("topics", String(500)),  # topics changed by this revision, comma-separated
     Column("diff", Text),
+    Column("topic_files", Text),  # JSON: name of each topics/*.yml file → its text
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import date, datetime, timedelta
@@ -12,16 +13,19 @@ from aiohttp import web
 
 from callbot.config import Settings
 from callbot.nlu.intents import TOPIC_INTENTS
+from callbot.problems import DataError
 from callbot.store import queries
 from callbot.web.auth import requires
 from callbot.web.charts import bar_chart, stacked_days
-from callbot.web.keys import ENGINE, SETTINGS
+from callbot.web.inbox import group_sentences
+from callbot.web.keys import EDITOR, ENGINE, SETTINGS
 
 OUTCOMES = ("resolved", "transferred", "transfer_failed", "abandoned", "error", "in_progress")
 CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outcome",
                "transfer_reason", "caller")
 PAGE_SIZE = 50
 LIVE_REFRESH_SEC = 5
+INBOX_SENTENCES = 200  # the most frequent not-understood sentences the inbox groups
 
 
 def local_today(settings: Settings) -> date:
@@ -126,9 +130,22 @@ async def call_view(request: web.Request) -> dict:
 @requires("ops")
 @aiohttp_jinja2.template("not_understood.html")
 async def not_understood(request: web.Request) -> dict:
+    """The sentences, grouped by likeness; an editor turns a group into a topic or into
+    questions of a topic that lives in a topic file."""
     where = call_filter(request, default_days=30)
-    rows = await queries.not_understood(request.app[ENGINE], where.first_day, where.last_day)
-    return {"where": where, "rows": rows, "intents": sorted(TOPIC_INTENTS)}
+    rows = await queries.not_understood(request.app[ENGINE], where.first_day, where.last_day,
+                                        INBOX_SENTENCES)
+    groups = await asyncio.to_thread(group_sentences, rows)
+    try:
+        kb = await asyncio.to_thread(request.app[EDITOR].knowledge_base)
+    except DataError:  # the files on disk are broken: the editor page says why
+        takes_questions = []
+    else:
+        main_file = str(kb.files[0]) if kb.files else ""
+        takes_questions = sorted(((t.id, t.label) for t in kb.topics.values()
+                                  if t.source and t.source != main_file), key=lambda t: t[1])
+    return {"where": where, "rows": rows, "groups": groups, "intents": sorted(TOPIC_INTENTS),
+            "question_topics": takes_questions}
 
 
 @requires("ops")

@@ -1,4 +1,6 @@
-"""FAQ editor pages: topics, edit + preview + save, revisions and rollback."""
+"""FAQ editor pages: topics, edit + preview + save, new and deleted topics, callers'
+sentences as questions, revisions and rollback. Services have their own pages
+(``callbot.web.services_editor``)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from aiohttp import web
 
 from callbot.problems import DataError
 from callbot.store import revisions
+from callbot.web import kb_changes, services_editor
 from callbot.web.auth import redirect, requires, session_of
-from callbot.web.faq import SaveOutcome, TopicView
+from callbot.web.faq import SaveOutcome, TopicView, problem_lines
 from callbot.web.kb_text import EDITABLE_FIELDS
 from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE
+from callbot.web.topic_text import TopicDraft, clean_questions
 
 
 def _fields(form: object) -> dict[str, str]:
@@ -34,14 +38,19 @@ def _examples(form: object) -> list[str]:
     return str(form.get("examples", "")).splitlines()  # type: ignore[attr-defined]
 
 
+def _questions(form: object) -> list[str]:
+    return str(form.get("questions", "")).splitlines()  # type: ignore[attr-defined]
+
+
 @requires("editor")
 @aiohttp_jinja2.template("topics.html")
 async def topic_list(request: web.Request) -> dict:
     kb = await asyncio.to_thread(request.app[EDITOR].knowledge_base)
     search = request.query.get("q", "").strip().lower()
     topics = [t for t in kb.topics.values() if not search or search in
-              f"{t.id} {t.label} {t.answer} {' '.join(t.keywords)}".lower()]
-    return {"topics": topics, "q": request.query.get("q", ""), "revision": kb.revision}
+              f"{t.id} {t.label} {t.answer} {' '.join((*t.keywords, *t.questions))}".lower()]
+    return {"topics": topics, "q": request.query.get("q", ""), "revision": kb.revision,
+            "deleted": request.query.get("deleted", "")}
 
 
 async def _topic(request: web.Request) -> TopicView:
@@ -72,21 +81,91 @@ async def topic_post(request: web.Request) -> web.StreamResponse:
     topic, form = await _topic(request), await request.post()
     editor = request.app[EDITOR]
     kept = {**_fields(form), "examples": str(form.get("examples", "")),
-            "version": str(form.get("version", ""))}
+            "questions": str(form.get("questions", "")), "version": str(form.get("version", ""))}
     if form.get("action") == "preview":
         try:
             spoken = await asyncio.to_thread(editor.preview, topic.id, _fields(form))
         except DataError as exc:
-            outcome = SaveOutcome(False, "Not valid yet:", tuple(
-                f"line {p.line}: {p.message}" for p in exc.problems))
+            outcome = SaveOutcome(False, "Not valid yet:", problem_lines(exc))
             return _render(request, topic, outcome, kept, status=422)
         return _render(request, topic, form=kept, preview=spoken)
+    questions = _questions(form) if topic.in_editor_file else None
+    examples = _examples(form) if topic.has_examples else list(topic.editor_examples)
     outcome = await editor.save(session_of(request).user.username, topic.id, kept["version"],
-                                _fields(form), _examples(form), str(form.get("comment", "")))
+                                _fields(form), examples, str(form.get("comment", "")),
+                                questions)
     if outcome.ok:
         return redirect(f"/editor/{topic.id}?saved={outcome.revision_id}")
     return _render(request, await _topic(request), outcome, kept,
                    status=409 if outcome.conflict else 422)
+
+
+def _render_new(request: web.Request, form: dict, services: list, outcome: SaveOutcome | None
+                = None, status: int = 200) -> web.Response:
+    response = aiohttp_jinja2.render_template("topic_new.html", request, {
+        "form": form, "services": services, "outcome": outcome})
+    response.set_status(status)
+    return response
+
+
+def _services(kb: object) -> list[tuple[str, str]]:
+    return [(s.id, s.name) for s in kb.services.values()]  # type: ignore[attr-defined]
+
+
+@requires("editor")
+async def new_topic_page(request: web.Request) -> web.Response:
+    """The create form; ``?question=…`` (repeated) prefills it, from the inbox's groups."""
+    kb = await asyncio.to_thread(request.app[EDITOR].knowledge_base)
+    questions = clean_questions(request.query.getall("question", []))
+    return _render_new(request, {"label": "", "service": kb.switchboard, "answer": "",
+                                 "details": "", "questions": "\n".join(questions)},
+                       _services(kb))
+
+
+@requires("editor")
+async def new_topic_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    editor = request.app[EDITOR]
+    kept = {key: str(form.get(key, "")) for key in ("label", "service", "answer", "details",
+                                                    "questions")}
+    draft = TopicDraft(kept["label"], kept["service"], kept["answer"], kept["details"],
+                       tuple(clean_questions(kept["questions"].splitlines())))
+    topic_id, outcome = await kb_changes.create_topic(
+        editor, session_of(request).user.username, draft, str(form.get("comment", "")))
+    if outcome.ok:
+        return redirect(f"/editor/{topic_id}?saved={outcome.revision_id}")
+    kb = await asyncio.to_thread(editor.knowledge_base)
+    return _render_new(request, kept, _services(kb), outcome,
+                       status=409 if outcome.conflict else 422)
+
+
+@requires("editor")
+async def delete_topic(request: web.Request) -> web.StreamResponse:
+    topic, form = await _topic(request), await request.post()
+    outcome = await kb_changes.delete_topic(request.app[EDITOR],
+                                            session_of(request).user.username, topic.id,
+                                            str(form.get("version", "")))
+    if outcome.ok:
+        return redirect(f"/editor?deleted={topic.id}")
+    return _render(request, topic, outcome, status=409 if outcome.conflict else 422)
+
+
+@requires("editor")
+async def add_questions(request: web.Request) -> web.StreamResponse:
+    """The inbox's "add to topic X": a group's sentences as questions of the topic."""
+    form = await request.post()
+    topic_id = str(form.get("topic", ""))
+    sentences = [str(t) for t in form.getall("text", [])]
+    outcome = await kb_changes.add_questions(request.app[EDITOR],
+                                             session_of(request).user.username, topic_id,
+                                             sentences)
+    if outcome.ok:
+        return redirect(f"/editor/{topic_id}?saved={outcome.revision_id}")
+    try:
+        topic = await asyncio.to_thread(request.app[EDITOR].topic, topic_id)
+    except KeyError as exc:
+        raise web.HTTPBadRequest(text=outcome.message) from exc
+    return _render(request, topic, outcome, status=422)
 
 
 @requires("editor")
@@ -144,5 +223,9 @@ def routes() -> list[web.RouteDef]:
             web.get(r"/editor/revisions/{id:\d+}", revision_page),
             web.post(r"/editor/revisions/{id:\d+}/rollback", rollback),
             web.post("/editor/examples", add_example),
+            web.post("/editor/questions", add_questions),
+            web.get("/editor/new", new_topic_page), web.post("/editor/new", new_topic_post),
+            *services_editor.routes(),
             web.get("/editor/{topic}", topic_page), web.post("/editor/{topic}", topic_post),
-            web.post("/editor/{topic}/audio", audio_preview)]
+            web.post("/editor/{topic}/audio", audio_preview),
+            web.post("/editor/{topic}/delete", delete_topic)]

@@ -7,14 +7,15 @@ than ``web.cv_guard_points`` (estimated where the edit acts: ``callbot.nlu.guard
 An answer-only edit touches no example, so it needs no guard and no training. When
 examples change, the model for the new data is trained into the shared cache while the
 guard runs, *before* the files change, so bot processes load it instead of training.
-Then both files are replaced atomically, the new revision is stored (who, when, diff),
-and every bot process picks the change up on its next turn.
+Then the files that changed are replaced atomically (``kb.yml``, a topic file, the
+examples), the new revision is stored (who, when, diff, every file) and every bot
+process picks the change up on its next turn. Other changes (new topics, questions,
+services) go through ``change()``: a pure edit of the files, validated, then published.
 """
 
 from __future__ import annotations
 
 import asyncio
-import difflib
 import hashlib
 import shutil
 import tempfile
@@ -34,11 +35,14 @@ from callbot.kb.model import KnowledgeBase
 from callbot.kb.speakable import to_spoken
 from callbot.nlu import guard
 from callbot.nlu.embedded import EmbeddedNLU, EmbeddedNluParams
+from callbot.nlu.intents import TOPIC_INTENTS
 from callbot.nlu.training_data import TrainingData, load_training_data
 from callbot.problems import DataError
 from callbot.store import revisions
 from callbot.store.accounts import audit
+from callbot.web.kb_files import EDITOR_TOPICS_FILE, KbFiles
 from callbot.web.kb_text import read_examples, replace_file, set_topic_fields, write_examples
+from callbot.web.topic_text import clean_questions, read_editor_topics, write_editor_topics
 
 MAX_EXAMPLE_CHARS = 200
 
@@ -53,6 +57,11 @@ class TopicView:
     examples: tuple[str, ...]  # from the training files, read-only here
     editor_examples: tuple[str, ...]  # added from the editor, editable
     version: str  # changes whenever someone saves this topic
+    questions: tuple[str, ...] = ()  # what the retriever matches
+    source: str = ""  # the file it is written in, relative to the data folder
+    in_editor_file: bool = False  # created in the editor: questions editable, deletable
+    takes_questions: bool = False  # lives in a topic file: new questions can go there
+    has_examples: bool = True  # an intent of the dialogue classifier (training examples)
 
 
 @dataclass(frozen=True)
@@ -82,33 +91,43 @@ class FaqEditor:
         nlu_dir = self.settings.data_dir / "nlu"
         return (nlu_dir if nlu_dir.is_dir() else self.settings.data_dir) / "editor.yml"
 
-    def read_files(self) -> tuple[str, str]:
-        examples = self.examples_path.read_text("utf-8") if self.examples_path.exists() else ""
-        return self.kb_path.read_text("utf-8"), examples
+    def files(self) -> KbFiles:
+        return KbFiles.read(self.kb_path, self.examples_path)
 
     def knowledge_base(self) -> KnowledgeBase:
         return load_knowledge_base(self.kb_path)
 
     def topic(self, topic_id: str) -> TopicView:
-        kb_text, examples_text = self.read_files()
-        kb = load_knowledge_base(self.kb_path, kb_text)
+        files = self.files()
+        kb = files.load()
         topic = kb.topics[topic_id]
         data = load_training_data(self.settings.data_dir)
-        editor = tuple(read_examples(examples_text).get(topic_id, []))
+        editor = tuple(read_examples(files.examples).get(topic_id, []))
         mine = str(self.examples_path)
+        examples = tuple(e.text for e in data.examples
+                         if e.intent == topic_id and not e.source.startswith(mine))
+        name = files.source_name(topic.source) if topic.source else None
         return TopicView(topic.id, topic.label, topic.answer, topic.details, topic.service,
-                         tuple(e.text for e in data.examples
-                               if e.intent == topic_id and not e.source.startswith(mine)),
-                         editor, _version(kb_text, examples_text, topic_id, self.kb_path))
+                         examples, editor, topic_version(files, kb, topic_id), topic.questions,
+                         self.shown(topic.source), name == EDITOR_TOPICS_FILE, name is not None,
+                         topic_id in TOPIC_INTENTS or bool(examples or editor))
+
+    def shown(self, source: str) -> str:
+        """A file as the editor shows it: relative to the data folder when it is in it."""
+        path = Path(source)
+        return str(path.relative_to(self.settings.data_dir)) \
+            if path.is_relative_to(self.settings.data_dir) else path.name
 
     def now(self) -> datetime:
         return datetime.now(ZoneInfo(self.settings.timezone)).replace(tzinfo=None)
 
-    def candidate(self, topic_id: str, fields: dict[str, str]) -> tuple[str, KnowledgeBase]:
-        """The knowledge-base text with these fields; ``DataError`` if it does not validate."""
-        kb_text, _ = self.read_files()
-        new_text = set_topic_fields(self.kb_path, kb_text, topic_id, fields)
-        return new_text, load_knowledge_base(self.kb_path, new_text)
+    def candidate(self, topic_id: str, fields: dict[str, str],
+                  questions: list[str] | None = None) -> tuple[KbFiles, KnowledgeBase]:
+        """The files with these fields (and, for an editor topic, these questions) in the
+        file the topic lives in; ``DataError`` if the result does not validate."""
+        files = self.files()
+        new = with_topic_fields(files, files.load(), topic_id, fields, questions)
+        return new, new.load()
 
     def preview(self, topic_id: str, fields: dict[str, str]) -> tuple[str, str]:
         """(answer, details) as they would be spoken now, slots filled, numbers in words."""
@@ -117,61 +136,99 @@ class FaqEditor:
         return to_spoken(answer.text), to_spoken(answer.details)
 
     async def save(self, user: str, topic_id: str, base_version: str, fields: dict[str, str],
-                   editor_examples: list[str], comment: str = "") -> SaveOutcome:
+                   editor_examples: list[str], comment: str = "",
+                   questions: list[str] | None = None) -> SaveOutcome:
         async with self._lock:
-            kb_text, examples_text = self.read_files()
-            await self._record_outside_changes(kb_text, examples_text)
-            if _version(kb_text, examples_text, topic_id, self.kb_path) != base_version:
+            files = self.files()
+            await self._record_outside_changes(files)
+            try:
+                current = await asyncio.to_thread(files.load)
+            except DataError as exc:
+                return _refused("The knowledge base on disk is not valid", exc)
+            if topic_id not in current.topics:
+                return SaveOutcome(False, f"'{topic_id}' was deleted since you opened it; "
+                                   "nothing was saved.", conflict=True)
+            if topic_version(files, current, topic_id) != base_version:
                 last = await revisions.head(self.engine)
                 who = f"{last.author} at {last.created_at:%H:%M:%S}" if last else "someone"
                 return SaveOutcome(False, f"'{topic_id}' was changed by {who} since you opened "
                                    "it; nothing was saved. Reload the topic, then apply your "
                                    "change again.", conflict=True)
             try:
-                new_kb_text, kb = self.candidate(topic_id, fields)
+                new = with_topic_fields(files, current, topic_id, fields, questions)
+                kb = await asyncio.to_thread(new.load)
             except DataError as exc:
                 return _refused("The knowledge base would not be valid", exc)
-            examples = read_examples(examples_text)
+            examples = read_examples(files.examples)
             examples[topic_id] = _clean_examples(editor_examples)
             new_examples_text = write_examples(examples)
-            if new_examples_text == write_examples(read_examples(examples_text)):
-                new_examples_text = examples_text  # unchanged: the file is left alone
+            if new_examples_text == write_examples(read_examples(files.examples)):
+                new_examples_text = files.examples  # unchanged: the file is left alone
             else:
                 refusal = await self._guard(new_examples_text)
                 if refusal:
                     return refusal
-            return await self._publish(user, comment or f"edit {topic_id}", new_kb_text,
-                                       new_examples_text, kb.revision, [topic_id])
+            new = KbFiles(new.kb_path, new.examples_path, new.kb, new_examples_text, new.topics)
+            return await self.publish(user, comment or f"edit {topic_id}", new, kb.revision,
+                                      [topic_id])
+
+    async def change(self, user: str, comment: str, targets: list[str],
+                     edit: Callable[[KbFiles, KnowledgeBase], KbFiles],
+                     action: str = "faq.save") -> SaveOutcome:
+        """Apply ``edit`` to the files as they are now, validate, publish. ``edit`` raises
+        ``Refusal`` (the form is wrong) or ``DataError``; either way nothing is written."""
+        async with self._lock:
+            files = self.files()
+            await self._record_outside_changes(files)
+            try:
+                current = await asyncio.to_thread(files.load)
+            except DataError as exc:
+                return _refused("The knowledge base on disk is not valid", exc)
+            try:
+                new = await asyncio.to_thread(edit, files, current)
+                kb = await asyncio.to_thread(new.load)
+            except Refusal as refusal:
+                return SaveOutcome(False, f"{refusal.message}; nothing was saved.",
+                                   refusal.problems, refusal.conflict)
+            except DataError as exc:
+                return _refused("The knowledge base would not be valid", exc)
+            if new == files:
+                return SaveOutcome(False, "Nothing to save: the files would not change.")
+            return await self.publish(user, comment, new, kb.revision, targets, action)
 
     async def add_example(self, user: str, intent: str, text: str) -> SaveOutcome:
         """The dashboard's one-click "add as example of intent …"."""
         async with self._lock:
-            kb_text, examples_text = self.read_files()
-            await self._record_outside_changes(kb_text, examples_text)
-            examples = read_examples(examples_text)
+            files = self.files()
+            await self._record_outside_changes(files)
+            examples = read_examples(files.examples)
             examples[intent] = _clean_examples([*examples.get(intent, []), text])
             new_examples_text = write_examples(examples)
             refusal = await self._guard(new_examples_text)
             if refusal:
                 return refusal
-            kb = load_knowledge_base(self.kb_path, kb_text)
-            return await self._publish(user, f"example for {intent}: {text[:80]}", kb_text,
-                                       new_examples_text, kb.revision, [intent])
+            kb = files.load()
+            new = KbFiles(files.kb_path, files.examples_path, files.kb, new_examples_text,
+                          files.topics)
+            return await self.publish(user, f"example for {intent}: {text[:80]}", new,
+                                      kb.revision, [intent])
 
     async def rollback(self, user: str, revision_id: int) -> SaveOutcome:
         target = await revisions.get(self.engine, revision_id)
         if target is None:
             return SaveOutcome(False, f"there is no revision {revision_id}")
         async with self._lock:
-            kb_text, examples_text = self.read_files()
-            await self._record_outside_changes(kb_text, examples_text)
+            files = self.files()
+            await self._record_outside_changes(files)
+            old = KbFiles(files.kb_path, files.examples_path, target.kb_text,
+                          target.examples_text, files.topics).with_topics_json(target.topic_files)
             try:
-                kb = load_knowledge_base(self.kb_path, target.kb_text)
+                kb = old.load()
             except DataError as exc:  # e.g. the NLU intents changed since
                 return _refused(f"Revision {revision_id} is no longer valid", exc)
-            return await self._publish(user, f"rollback to revision {revision_id}",
-                                       target.kb_text, target.examples_text, kb.revision,
-                                       target.topics.split(",") if target.topics else [])
+            return await self.publish(user, f"rollback to revision {revision_id}", old,
+                                      kb.revision,
+                                      target.topics.split(",") if target.topics else [])
 
     async def _guard(self, examples_text: str) -> SaveOutcome | None:
         """Refuse examples that would cost more than the allowed cross-validation points;
@@ -218,43 +275,78 @@ class FaqEditor:
         """Into the cache every bot process loads from (same data, same fingerprint)."""
         EmbeddedNLU.load_or_train(data, self.settings.nlu.cache_dir, self._params())
 
-    async def _publish(self, user: str, comment: str, kb_text: str, examples_text: str,
-                       kb_revision: str, topics: list[str]) -> SaveOutcome:
-        old_kb, old_examples = self.read_files()
-        diff = _diff(old_kb, kb_text, self.kb_path) + _diff(old_examples, examples_text,
-                                                            self.examples_path)
-        if examples_text != old_examples:
+    async def publish(self, user: str, comment: str, new: KbFiles, kb_revision: str,
+                      topics: list[str], action: str = "faq.save") -> SaveOutcome:
+        """Write the files that changed, store the revision, audit it (under the lock)."""
+        old = self.files()
+        diff = old.diff(new)
+        examples_text = new.examples
+        if examples_text != old.examples:
             examples_text = examples_text or write_examples({})
             if examples_text != self._trained_for:  # a rollback: no guard trained it
                 _, proposed = await asyncio.to_thread(self._datasets, examples_text)
                 await asyncio.to_thread(self._train_model, proposed)
             await asyncio.to_thread(replace_file, self.examples_path, examples_text)
-        if kb_text != old_kb:
-            await asyncio.to_thread(replace_file, self.kb_path, kb_text)
-        revision_id = await revisions.add(self.engine, user, comment, kb_text, examples_text,
-                                          kb_revision, topics, diff)
-        await audit(self.engine, user, "faq.save", ",".join(topics),
+        await asyncio.to_thread(new.write_changes, old, False)
+        revision_id = await revisions.add(self.engine, user, comment, new.kb, examples_text,
+                                          kb_revision, topics, diff, new.topics_json())
+        await audit(self.engine, user, action, ",".join(topics),
                     f"revision {revision_id}: {comment}")
         return SaveOutcome(True, f"Saved as revision {revision_id}; the bot answers with it "
                            "from the next turn.", revision_id=revision_id)
 
-    async def _record_outside_changes(self, kb_text: str, examples_text: str) -> None:
+    async def _record_outside_changes(self, files: KbFiles) -> None:
         """The files as found become a revision if they differ from the last one stored."""
         last = await revisions.head(self.engine)
-        if last and (last.kb_text, last.examples_text) == (kb_text, examples_text):
+        topics = files.topics_json()
+        if last and (last.kb_text, last.examples_text, last.topic_files or topics) == \
+                (files.kb, files.examples, topics):
             return
-        kb_revision = hashlib.sha256(kb_text.encode()).hexdigest()[:12]
-        diff = _diff(last.kb_text, kb_text, self.kb_path) if last else ""
+        kb_revision = hashlib.sha256(files.kb.encode()).hexdigest()[:12]
+        diff = ""
+        if last:
+            before = KbFiles(files.kb_path, files.examples_path, last.kb_text,
+                             last.examples_text, files.topics).with_topics_json(last.topic_files)
+            diff = before.diff(files)
         await revisions.add(self.engine, "system", "files as found on disk" if last is None
-                            else "changed outside the editor", kb_text, examples_text,
-                            kb_revision, [], diff)
+                            else "changed outside the editor", files.kb, files.examples,
+                            kb_revision, [], diff, topics)
 
 
-def _version(kb_text: str, examples_text: str, topic_id: str, path: Path) -> str:
-    kb = load_knowledge_base(path, kb_text)
+class Refusal(Exception):
+    """An edit the editor cannot make as asked (a form problem, not a data problem)."""
+
+    def __init__(self, message: str, problems: tuple[str, ...] = (), conflict: bool = False):
+        super().__init__(message)
+        self.message, self.problems, self.conflict = message, problems, conflict
+
+
+def with_topic_fields(files: KbFiles, kb: KnowledgeBase, topic_id: str, fields: dict[str, str],
+                      questions: list[str] | None = None) -> KbFiles:
+    """The files with the topic's fields set in the file it lives in; its questions too
+    when it is an editor topic (elsewhere they are the town's, and stay as written)."""
     topic = kb.topics[topic_id]
-    mine = read_examples(examples_text).get(topic_id, [])
-    material = "\x00".join([topic.answer, topic.details, topic.label, *mine])
+    if files.source_name(topic.source) == EDITOR_TOPICS_FILE:
+        topics = read_editor_topics(files.text_of(topic.source))
+        block = topics[topic_id]
+        for key, value in fields.items():
+            if value.strip():
+                block[key] = value.strip()
+            else:
+                block.pop(key, None)
+        if questions is not None:
+            block["questions"] = clean_questions(questions)
+        return files.with_editor_topics(write_editor_topics(topics))
+    text = files.text_of(topic.source)
+    return files.with_text(topic.source, set_topic_fields(Path(topic.source), text, topic_id,
+                                                          fields))
+
+
+def topic_version(files: KbFiles, kb: KnowledgeBase, topic_id: str) -> str:
+    topic = kb.topics[topic_id]
+    mine = read_examples(files.examples).get(topic_id, [])
+    material = "\x00".join([topic.answer, topic.details, topic.label, *topic.questions,
+                            "\x01", *mine])
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
@@ -268,10 +360,9 @@ def _clean_examples(examples: list[str]) -> list[str]:
 
 
 def _refused(what: str, exc: DataError) -> SaveOutcome:
-    problems = tuple(f"line {p.line}: {p.message}" for p in exc.problems)
-    return SaveOutcome(False, f"{what}; nothing was saved.", problems)
+    return SaveOutcome(False, f"{what}; nothing was saved.", problem_lines(exc))
 
 
-def _diff(old: str, new: str, path: Path) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
-                                        f"a/{path.name}", f"b/{path.name}"))
+def problem_lines(exc: DataError) -> tuple[str, ...]:
+    """Every problem, with the file it is in and its line."""
+    return tuple(f"{Path(p.file).name}, line {p.line}: {p.message}" for p in exc.problems)

@@ -20,38 +20,56 @@ from callbot.yaml_lines import LineDict, load_yaml
 EDITABLE_FIELDS = ("answer", "details", "label")
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
     return json.dumps(value.strip(), ensure_ascii=False)  # a JSON string is a YAML scalar
 
 
 def set_topic_fields(path: Path, text: str, topic_id: str, fields: dict[str, str]) -> str:
     """``text`` with the topic's fields replaced (or added after ``answer``)."""
+    return set_fields(path, text, "topics", topic_id, fields)
+
+
+def find_block(path: Path, text: str, section: str, block_id: str) -> LineDict:
+    """The mapping ``section: {block_id: …}`` of the file; ``KeyError`` if it is not there."""
     document = load_yaml(path, text)
-    topics = document.get("topics") if isinstance(document, LineDict) else None
-    if not isinstance(topics, LineDict) or not isinstance(topics.get(topic_id), LineDict):
-        raise KeyError(f"topic '{topic_id}' is not in {path}")
+    blocks = document.get(section) if isinstance(document, LineDict) else None
+    if not isinstance(blocks, LineDict) or not isinstance(blocks.get(block_id), LineDict):
+        raise KeyError(f"{section[:-1]} '{block_id}' is not in {path}")
+    return blocks[block_id]
+
+
+def key_line_of(lines: list[str], before: int, key: str) -> int:
+    """The line (1-based) of ``key:`` at or above line ``before``."""
+    return next(n for n in range(before, 0, -1) if lines[n - 1].strip().startswith(f"{key}:"))
+
+
+def set_fields(path: Path, text: str, section: str, block_id: str, fields: dict[str, str],
+               after: str = "answer") -> str:
+    """``text`` with one-line fields of ``section.block_id`` replaced (a new one goes after
+    ``after``); every other line, comments included, stays as it was."""
+    block = find_block(path, text, section, block_id)
     lines = text.splitlines()
-    block: LineDict = topics[topic_id]
     indent = " " * (len(lines[block.line - 1]) - len(lines[block.line - 1].lstrip()))
-    key_line = next(n for n in range(block.line - 1, 0, -1)
-                    if lines[n - 1].strip().startswith(f"{topic_id}:"))
-    block_end = _mapping_end(lines, key_line)
+    key_line = key_line_of(lines, block.line - 1, str(block_id))
+    block_end = mapping_end(lines, key_line)
     for key in sorted(fields, key=lambda k: -block.line_of(k) if k in block else 0):
-        new_line = f"{indent}{key}: {_quoted(fields[key])}"
+        new_line = f"{indent}{key}: {quoted(fields[key])}"
         if key in block:
             start = block.line_of(key)
-            later = [block.line_of(k) for k in block if block.line_of(k) > start]
+            later = [key_line_of(lines, block.line_of(k), str(k)) for k in block
+                     if block.line_of(k) > start]
             end = min(later) - 1 if later else block_end
-            while end > start and not lines[end - 1].strip():
+            while end > start and (not lines[end - 1].strip()
+                                   or lines[end - 1].lstrip().startswith("#")):
                 end -= 1
             lines[start - 1:end] = [new_line]
         elif fields[key].strip():
-            after = block.line_of("answer") if "answer" in block else block.line
-            lines.insert(after, new_line)
+            at = block.line_of(after) if after in block else block.line
+            lines.insert(at, new_line)
     return "\n".join(lines) + "\n"
 
 
-def _mapping_end(lines: list[str], first: int) -> int:
+def mapping_end(lines: list[str], first: int) -> int:
     indent = len(lines[first - 1]) - len(lines[first - 1].lstrip())
     for number in range(first + 1, len(lines) + 1):
         line = lines[number - 1]
@@ -59,6 +77,22 @@ def _mapping_end(lines: list[str], first: int) -> int:
                 len(line) - len(line.lstrip()) <= indent:
             return number - 1
     return len(lines)
+
+
+def list_end(lines: list[str], key_line: int) -> int:
+    """The last line of the block list under ``key_line`` (items may sit at its indent)."""
+    indent = len(lines[key_line - 1]) - len(lines[key_line - 1].lstrip())
+    for number in range(key_line + 1, len(lines) + 1):
+        line = lines[number - 1]
+        depth = len(line) - len(line.lstrip())
+        if not blank_or_comment(line) and depth <= indent and \
+                not (depth == indent and line.lstrip().startswith("- ")):
+            return number - 1
+    return len(lines)
+
+
+def blank_or_comment(line: str) -> bool:
+    return not line.strip() or line.lstrip().startswith("#")
 
 
 def read_examples(text: str) -> dict[str, list[str]]:

@@ -1,0 +1,279 @@
+"""Topics matched by retrieval over the knowledge base's own questions: no training examples.
+
+Every topic and every entry of a topic is a *target*; its documents are its questions (plus
+the label, the answer and, for the contract's topics, their Rasa training examples). A
+question is scored against each document lexically (TF-IDF of words and character
+n-grams) and, when an encoder is configured, by sentence-vector cosine; a target scores its
+best document. The confidence is not the score: a logistic calibrator, fitted when the
+index is built, says how often the best topic is right given the score, its margin over the
+runner-up and how out-of-scope the classifier finds the sentence. It is fitted on held-out
+questions (each left out of the index) *and* on held-out topics (every document of the
+topic left out): a question whose topic does not exist must come out unsure, so it goes
+to a clarification or a person instead of the nearest topic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from loguru import logger
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from callbot.kb.model import KnowledgeBase
+from callbot.nlu.encoder import CachedEncoder
+from callbot.nlu.result import TopicMatch
+from callbot.nlu.text import features_text
+
+#: How much the sentence vector counts against the words, when an encoder is on.
+ENCODER_WEIGHT = 0.5
+#: e5 cosines of unrelated French sentences sit near this; rescaled so 0 means unrelated.
+ENCODER_FLOOR = 0.8
+RANKING_SIZE = 5
+MIN_CALIBRATION_QUESTIONS = 200  # fewer written questions: the Rasa examples calibrate too
+CALIBRATION_CHUNK = 512  # held-out questions scored at once (bounds the memory of a build)
+_NO_DOC = -1.0
+
+#: texts → (intent labels, probability matrix) of the dialogue classifier: its
+#: out-of-scope probability and its probability for the retrieved topic are cues.
+ClassifierCue = Callable[[list[str]], tuple[list[str], np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Target:
+    topic: str
+    entry: str | None  # None: the topic's main answer
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked topics for one sentence; ``matches[0]`` is the best."""
+
+    matches: tuple[TopicMatch, ...]
+
+    @property
+    def best(self) -> TopicMatch | None:
+        return self.matches[0] if self.matches else None
+
+
+def _vectorizers() -> tuple[TfidfVectorizer, ...]:
+    """Words (1–2) and characters (3–5, inside words: recognition slips, plurals)."""
+    return (TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                            token_pattern=r"(?u)\b\w[\w']*", dtype=np.float32),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                            dtype=np.float32))
+
+
+@dataclass
+class _Documents:
+    texts: list[str]  # as the features see them
+    target_of: np.ndarray  # document → target index
+    is_question: np.ndarray  # ways a caller asks (not a label or an answer)
+    is_example: np.ndarray  # a Rasa training example of the classifier, not a KB question
+
+
+def _documents(kb: KnowledgeBase, examples: dict[str, list[str]],
+               ) -> tuple[list[Target], _Documents]:
+    targets: list[Target] = []
+    texts: list[str] = []
+    owners: list[int] = []
+    questions: list[bool] = []
+    from_examples: list[bool] = []
+
+    def add(target_index: int, text: str, question: bool, example: bool = False) -> None:
+        folded = features_text(text)
+        if folded:
+            texts.append(folded)
+            owners.append(target_index)
+            questions.append(question)
+            from_examples.append(example)
+
+    for topic in kb.topics.values():
+        targets.append(Target(topic.id, None))
+        main = len(targets) - 1
+        add(main, topic.label, False)
+        add(main, topic.answer, False)
+        for text in topic.questions:
+            add(main, text, True)
+        for text in examples.get(topic.id, ()):
+            add(main, text, True, example=True)
+        for keyword in topic.keywords:
+            add(main, keyword, False)
+        for entry in topic.entries:
+            targets.append(Target(topic.id, entry.id))
+            for text in entry.questions:
+                add(len(targets) - 1, text, True)
+            add(len(targets) - 1, entry.answer, False)
+    return targets, _Documents(texts, np.asarray(owners), np.asarray(questions, dtype=bool),
+                               np.asarray(from_examples, dtype=bool))
+
+
+class TopicRetriever:
+    """Built once per knowledge-base revision; ``match`` is thread-safe."""
+
+    def __init__(self, kb: KnowledgeBase, examples: dict[str, list[str]] | None = None,
+                 encoder: CachedEncoder | None = None,
+                 classifier: ClassifierCue | None = None) -> None:
+        started = time.perf_counter()
+        self.revision = kb.revision
+        self._encoder = encoder
+        self._classifier = classifier
+        self._topic_ids: dict[str, int] = {}
+        self.targets, docs = _documents(kb, examples or {})
+        #: Topics another administration handles: the classifier's out-of-scope examples
+        #: (CAF, impôts, permis…) predate them, so its "out of scope" does not veto them.
+        self.redirects = frozenset(t.id for t in kb.topics.values() if t.is_redirect)
+        self._target_of = docs.target_of
+        self._topic_of_target = np.asarray([self._topic_index(t.topic) for t in self.targets])
+        self._topics = list(dict.fromkeys(t.topic for t in self.targets))
+        # Documents are written target by target, targets topic by topic: max by slices.
+        self._target_starts = np.minimum(
+            np.searchsorted(docs.target_of, np.arange(len(self.targets))), len(docs.texts) - 1)
+        self._empty_targets = np.flatnonzero(np.bincount(docs.target_of,
+                                                         minlength=len(self.targets)) == 0)
+        self._topic_starts = np.searchsorted(self._topic_of_target, np.arange(len(self._topics)))
+        self._vectorizers = tuple(v.fit(docs.texts) for v in _vectorizers())
+        self._doc_lexical = tuple(v.transform(docs.texts).T.tocsr() for v in self._vectorizers)
+        self._doc_vectors = (encoder.encode_passages(docs.texts) if encoder else None)
+        self._calibrator = self._fit_calibrator(docs, examples or {})
+        self.build_seconds = time.perf_counter() - started
+        logger.info(f"topic retriever: {len(self._topics)} topics, {len(self.targets)} targets, "
+                    f"{len(docs.texts)} documents, encoder "
+                    f"{encoder.name if encoder else 'none'}, built in {self.build_seconds:.2f} s")
+
+    def _topic_index(self, topic: str) -> int:
+        return self._topic_ids.setdefault(topic, len(self._topic_ids))
+
+    # --- similarity ---------------------------------------------------------------------
+    def _similarities(self, texts: list[str]) -> np.ndarray:
+        """Sentence × document similarity, 0–1."""
+        sims = np.zeros((len(texts), self._doc_lexical[0].shape[1]), dtype=np.float32)
+        for vectorizer, documents in zip(self._vectorizers, self._doc_lexical, strict=True):
+            product = vectorizer.transform(texts) @ documents
+            sims += product.toarray() if sparse.issparse(product) else product
+        sims /= len(self._vectorizers)  # each block is unit-length: the mean cosine
+        if self._encoder is not None and self._doc_vectors is not None:
+            vectors = self._encoder.encode_queries(texts)
+            semantic = np.clip((vectors @ self._doc_vectors.T - ENCODER_FLOOR)
+                               / (1 - ENCODER_FLOOR), 0, 1)
+            sims = (1 - ENCODER_WEIGHT) * sims + ENCODER_WEIGHT * semantic
+        return sims
+
+    def _target_scores(self, sims: np.ndarray) -> np.ndarray:
+        """Best document of each target (rows: sentences); documents are grouped by target."""
+        scores = np.maximum.reduceat(sims, self._target_starts, axis=1)
+        scores[:, self._empty_targets] = _NO_DOC
+        return scores
+
+    def _topic_scores(self, target_scores: np.ndarray) -> np.ndarray:
+        return np.maximum.reduceat(target_scores, self._topic_starts, axis=1)
+
+    @staticmethod
+    def _best_two(topic_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ordered = -np.sort(-topic_scores, axis=1)
+        return ordered[:, 0], ordered[:, 1] if ordered.shape[1] > 1 else 0 * ordered[:, 0]
+
+    @staticmethod
+    def _features(score: np.ndarray, rival: np.ndarray, cues: np.ndarray) -> np.ndarray:
+        """Per sentence: a topic's score, its margin over its best rival, the rival's score,
+        how out of scope the classifier finds the sentence and how sure it is of the topic."""
+        oos, agrees = cues[:, 0], cues[:, 1]
+        return np.column_stack([score, score - rival, rival, oos, score * (1 - oos), agrees,
+                                agrees * (score - rival)])
+
+    def _cues(self, texts: list[str], topics: np.ndarray) -> np.ndarray:
+        """Classifier cues per sentence: P(out of scope), P(the given topic)."""
+        cues = np.zeros((len(texts), 2), dtype=np.float32)
+        if self._classifier is None or not texts:
+            return cues
+        labels, probabilities = self._classifier(texts)
+        column = {label: i for i, label in enumerate(labels)}
+        if "out_of_scope" in column:
+            cues[:, 0] = probabilities[:, column["out_of_scope"]]
+        for row, topic in enumerate(topics):
+            index = column.get(self._topics[int(topic)])
+            if index is not None:
+                cues[row, 1] = probabilities[row, index]
+        return cues
+
+    # --- calibration --------------------------------------------------------------------
+    def _fit_calibrator(self, docs: _Documents, examples: dict[str, list[str]]
+                        ) -> LogisticRegression | None:
+        # Calibrated on the questions the knowledge base wrote (not on the classifier's own
+        # training examples, whose cues would be in-sample and too sure of themselves).
+        rows = np.flatnonzero(docs.is_question & ~docs.is_example)
+        if rows.size < MIN_CALIBRATION_QUESTIONS:  # a knowledge base with hardly any questions
+            rows = np.flatnonzero(docs.is_question)
+        if rows.size < 10 or len(self._topics) < 3:
+            return None
+        features, labels = [], []
+        topic_of_doc = self._topic_of_target[docs.target_of]
+        for chunk in np.array_split(rows, max(1, rows.size // CALIBRATION_CHUNK)):
+            texts = [docs.texts[i] for i in chunk]
+            sims = self._similarities(texts)
+            for held_out_topic in (False, True):
+                masked = sims.copy()
+                for row, doc in enumerate(chunk):
+                    if held_out_topic:
+                        masked[row, topic_of_doc == topic_of_doc[doc]] = _NO_DOC
+                    else:
+                        masked[row, doc] = _NO_DOC
+                topic_scores = self._topic_scores(self._target_scores(masked))
+                best = topic_scores.argmax(axis=1)
+                features.append(self._features(*self._best_two(topic_scores),
+                                               self._cues(texts, best)))
+                labels.append((best == topic_of_doc[chunk]) & (not held_out_topic))
+        outside = [features_text(t) for t in examples.get("out_of_scope", [])]
+        outside = [t for t in outside if t]
+        if outside:
+            topic_scores = self._topic_scores(self._target_scores(self._similarities(outside)))
+            best = topic_scores.argmax(axis=1)
+            features.append(self._features(*self._best_two(topic_scores),
+                                           self._cues(outside, best)))
+            labels.append(np.zeros(len(outside), dtype=bool))
+        x, y = np.vstack(features), np.concatenate(labels)
+        if y.all() or not y.any():
+            return None
+        return LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+
+    def _confidence(self, features: np.ndarray) -> np.ndarray:
+        if self._calibrator is None:
+            return np.clip(features[:, 0], 0, 1)
+        return self._calibrator.predict_proba(features)[:, 1]
+
+    # --- matching -----------------------------------------------------------------------
+    def match(self, text: str, classified: dict[str, float] | None = None) -> Retrieval:
+        """The topics closest to ``text``, best first, each with its calibrated confidence.
+
+        ``classified``: the classifier's probabilities for this text when the caller already
+        has them (its ranking: intents left out of it count as 0), to save a second pass."""
+        folded = features_text(text)
+        if not folded:
+            return Retrieval(())
+        target_scores = self._target_scores(self._similarities([folded]))[0]
+        topic_scores = self._topic_scores(target_scores[None, :])[0]
+        order = np.argsort(-topic_scores)[:RANKING_SIZE]
+        if classified is None:
+            cues = self._cues([folded] * len(order), order)
+        else:
+            cues = np.asarray([[classified.get("out_of_scope", 0.0),
+                                classified.get(self._topics[int(t)], 0.0)] for t in order],
+                              dtype=np.float32)
+        matches = []
+        for rank, topic in enumerate(order):
+            rival = np.delete(topic_scores, topic).max(initial=0.0)
+            features = self._features(topic_scores[topic:topic + 1], np.asarray([rival]),
+                                      cues[rank:rank + 1])
+            confidence = float(self._confidence(features)[0])
+            if rank > 0:  # a runner-up is at most as likely as the best
+                confidence = min(confidence, matches[0].confidence)
+            own = np.flatnonzero(self._topic_of_target == topic)
+            best_target = int(own[np.argmax(target_scores[own])])
+            entry = self.targets[best_target].entry
+            matches.append(TopicMatch(self._topics[topic], entry,
+                                      float(round(topic_scores[topic], 4)), confidence))
+        return Retrieval(tuple(matches))
