@@ -19,6 +19,7 @@ from callbot.kb.model import KnowledgeBase
 from callbot.nlu.backend import load_embedded_nlu, training_examples
 from callbot.nlu.embedded import EmbeddedNLU
 from callbot.nlu.encoder import CachedEncoder, load_encoder
+from callbot.nlu.index_cache import index_key, load_or_build
 from callbot.nlu.knowledge import KnowledgeNLU, LiveRetriever
 from callbot.nlu.live import LiveNLU
 from callbot.nlu.retriever import TopicRetriever
@@ -51,11 +52,18 @@ class Brain:
                 return [], np.zeros((len(texts), 0))
             return current.intents, current.probabilities(texts)
 
-        def build(kb: KnowledgeBase) -> TopicRetriever:
-            return TopicRetriever(kb, training_examples(settings.data_dir), cached, cues)
-
         def examples_version() -> str:  # retrained on new examples: index them too
-            return str(getattr(getattr(classifier, "current", classifier), "fingerprint", ""))
+            current = getattr(classifier, "current", classifier)
+            return (f"{type(current).__name__}:{getattr(current, 'fingerprint', '')}:"
+                    f"{getattr(current, 'params', '')}")
+
+        def build(kb: KnowledgeBase) -> TopicRetriever:
+            examples = training_examples(settings.data_dir)
+            key = index_key(kb.revision, examples, examples_version(),
+                            cached.name if cached else "")
+            return load_or_build(key, settings.nlu.cache_dir,
+                                 lambda: TopicRetriever(kb, examples, cached, cues),
+                                 lambda index: index.attach(cached, cues))
 
         return KnowledgeNLU(classifier, LiveRetriever(knowledge_base, build, examples_version))
 

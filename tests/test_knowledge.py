@@ -180,3 +180,28 @@ def test_a_redirection_is_not_vetoed_by_the_classifiers_out_of_scope(brain: Brai
     result = brain.nlu.parse("je voudrais renouveler mon permis de conduire")
     assert result.knowledge[0].topic == "driving_licence"
     assert result.intent.name in ("driving_licence", "nlu_fallback")  # answered or clarified
+
+
+def test_the_built_index_is_cached_on_disk_by_revision(data_dir: Path, tmp_path: Path,
+                                                       nlu_cache: Path) -> None:
+    """A second start reads the index its first built (same answers, same confidences); a
+    changed topic file is a new revision and a new index; a damaged file is rebuilt."""
+    cache = tmp_path / "cache"
+    # the classifier, trained once for the whole suite; not the indexes other tests built
+    shutil.copytree(nlu_cache, cache, ignore=shutil.ignore_patterns("topic-index-*"))
+    question = "je voudrais une copie de mon acte de naissance"
+    first = Brain.load(_settings(data_dir, cache))
+    indexes = sorted(cache.glob("topic-index-*.pkl"))
+    assert len(indexes) == 1
+    second = Brain.load(_settings(data_dir, cache))
+    assert second.nlu.retriever.get().build_seconds == first.nlu.retriever.get().build_seconds
+    assert second.nlu.parse(question).to_dict() == first.nlu.parse(question).to_dict()
+    (data_dir / "topics" / "pool.yml").write_text(POOL, encoding="utf-8")
+    third = Brain.load(_settings(data_dir, cache))
+    assert len(list(cache.glob("topic-index-*.pkl"))) == 2
+    assert third.nlu.parse("c'est quoi le tarif de la piscine des tilleuls pour un enfant"
+                           ).intent.name == "tilleuls_pool"
+    indexes[0].write_bytes(b"not a pickle")
+    (data_dir / "topics" / "pool.yml").unlink()
+    again = Brain.load(_settings(data_dir, cache))
+    assert again.nlu.parse(question).to_dict() == first.nlu.parse(question).to_dict()

@@ -181,7 +181,7 @@ def test_sipp_g722_call_is_heard_answered_and_transferred_by_dtmf(nlu_cache: Pat
                             press=("0", 9.0), codec="g722")
             time.sleep(0.5)  # the last packets in flight
         log = server.log_text()
-    assert run.successful == 1, run.output
+    assert run.successful == 1, f"{run.output}\n--- the bot's log ---\n{log[-4000:]}"
     messages = "".join(path.read_text() for path in tmp_path.glob("*_messages.log"))
     answer_sdp = messages.split("SIP/2.0 200 OK", 1)[1].split("-----", 1)[0]
     assert re.search(r"m=audio \d+ RTP/AVP 9 101", answer_sdp), answer_sdp

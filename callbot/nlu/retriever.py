@@ -148,6 +148,14 @@ class TopicRetriever:
     def _topic_index(self, topic: str) -> int:
         return self._topic_ids.setdefault(topic, len(self._topic_ids))
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the live encoder and classifier (``attach`` puts them back)."""
+        return {**self.__dict__, "_encoder": None, "_classifier": None}
+
+    def attach(self, encoder: CachedEncoder | None, classifier: ClassifierCue | None) -> None:
+        """The encoder and classifier of this process, for an index read from the cache."""
+        self._encoder, self._classifier = encoder, classifier
+
     # --- similarity ---------------------------------------------------------------------
     def _similarities(self, texts: list[str]) -> np.ndarray:
         """Sentence × document similarity, 0–1."""
