@@ -28,7 +28,7 @@ CLIP = Path(__file__).parent / "fixtures" / "audio" / "fr_horaires.wav"
 MODULES = Path("/usr/lib/baresip/modules")
 #: After the caller's words, time for the bot to hear them and answer.
 LISTEN_SEC = 7.0
-BARESIP_TIMEOUT_SEC = 60
+BARESIP_TIMEOUT_SEC = 30  # baresip quits (hangs up) then: greeting, question and answer fit
 #: 16-bit RMS above which a 20 ms piece of the received audio is speech, not silence.
 SPEECH_RMS = 300
 #: Below this, a 20 ms piece is the bot's silence (decoding garbage is never this quiet).
