@@ -5,6 +5,7 @@ Real data (a copy of nlu_data/ in a temporary folder), the real classifier and r
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from callbot.config import Settings
 from callbot.conversation.policy import answers_directly
 from callbot.kb.live import LiveKnowledgeBase
 from callbot.kb.loader import load_knowledge_base
+from callbot.nlu.index_cache import prune
 from callbot.nlu.openers import leading_yes_no, strip_openers
 from callbot.nlu.result import ParseResult
 from callbot.problems import DataError
@@ -205,3 +207,14 @@ def test_the_built_index_is_cached_on_disk_by_revision(data_dir: Path, tmp_path:
     (data_dir / "topics" / "pool.yml").unlink()
     again = Brain.load(_settings(data_dir, cache))
     assert again.nlu.parse(question).to_dict() == first.nlu.parse(question).to_dict()
+
+
+def test_only_the_newest_indexes_stay_on_disk(tmp_path: Path) -> None:
+    for age in range(9):
+        path = tmp_path / f"topic-index-{age}.pkl"
+        path.write_bytes(b"x")
+        os.utime(path, (1_000_000 - age, 1_000_000 - age))
+    (tmp_path / "tfidf-svc-model.pkl").write_bytes(b"the classifier")
+    prune(tmp_path, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "tfidf-svc-model.pkl", "topic-index-0.pkl", "topic-index-1.pkl", "topic-index-2.pkl"]

@@ -25,6 +25,8 @@ from callbot.nlu import text as text_module
 from callbot.nlu.retriever import TopicRetriever
 
 _CODE = (Path(retriever_module.__file__), Path(text_module.__file__))
+#: Indexes kept on disk (~7 MB each at 187 topics): every editor's save makes a new one.
+KEEP_INDEXES = 6
 
 
 def index_key(revision: str, examples: dict[str, list[str]], classifier_version: str,
@@ -72,3 +74,18 @@ def _write(path: Path, index: TopicRetriever) -> None:
     except OSError as exc:
         logger.warning(f"cannot cache the topic index in {path.parent}: {exc}")
         tmp.unlink(missing_ok=True)
+        return
+    prune(path.parent, KEEP_INDEXES)
+
+
+def prune(cache_dir: Path, keep: int) -> None:
+    """Only the ``keep`` most recently written indexes stay."""
+    def written(candidate: Path) -> float:
+        try:
+            return candidate.stat().st_mtime
+        except OSError:  # removed by another process meanwhile
+            return 0.0
+
+    indexes = sorted(cache_dir.glob("topic-index-*.pkl"), key=written, reverse=True)
+    for old in indexes[keep:]:
+        old.unlink(missing_ok=True)
