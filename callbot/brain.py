@@ -40,8 +40,10 @@ class Brain:
 
     @staticmethod
     def knowledge_nlu(settings: Settings, classifier: Any,
-                      knowledge_base: Callable[[], KnowledgeBase]) -> KnowledgeNLU:
-        """Topics from the knowledge base's retriever, dialogue acts from ``classifier``."""
+                      knowledge_base: Callable[[], KnowledgeBase],
+                      cache_index: bool = True) -> KnowledgeNLU:
+        """Topics from the knowledge base's retriever, dialogue acts from ``classifier``;
+        ``cache_index=False`` for throwaway indexes (the bench's folds)."""
         encoder = load_encoder(settings.nlu.encoder)
         cached = CachedEncoder(encoder, settings.nlu.cache_dir) if encoder else None
 
@@ -61,7 +63,7 @@ class Brain:
             examples = training_examples(settings.data_dir)
             key = index_key(kb.revision, examples, examples_version(),
                             cached.name if cached else "")
-            return load_or_build(key, settings.nlu.cache_dir,
+            return load_or_build(key, settings.nlu.cache_dir if cache_index else None,
                                  lambda: TopicRetriever(kb, examples, cached, cues),
                                  lambda index: index.attach(cached, cues))
 

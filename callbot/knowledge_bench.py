@@ -16,6 +16,7 @@ above it: the worst outcome), or *not answered* (a clarification or a person: sa
 from __future__ import annotations
 
 import csv
+import hashlib
 import random
 import resource
 import statistics
@@ -51,7 +52,8 @@ def _without_questions(kb: KnowledgeBase, held: set[tuple[str, str]]) -> Knowled
         topics[topic.id] = replace(topic, questions=tuple(q for q in topic.questions
                                                           if (topic.id, q) not in held),
                                    entries=entries)
-    return replace(kb, topics=topics, revision=f"{kb.revision}-cv{len(held)}")
+    held_digest = hashlib.sha256(repr(sorted(held)).encode()).hexdigest()[:8]
+    return replace(kb, topics=topics, revision=f"{kb.revision}-cv{held_digest}")
 
 
 def _questions(kb: KnowledgeBase) -> list[tuple[str, str, str]]:
@@ -95,7 +97,8 @@ class _Judge:
 
 
 def _nlu(settings: Settings, classifier: Any, kb: KnowledgeBase) -> KnowledgeNLU:
-    return Brain.knowledge_nlu(settings, classifier, lambda: kb)
+    # folds and held-out groups are throwaway indexes: never read from or written to the cache
+    return Brain.knowledge_nlu(settings, classifier, lambda: kb, cache_index=False)
 
 
 def cross_validate(settings: Settings, classifier: Any, kb: KnowledgeBase,

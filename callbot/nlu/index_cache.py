@@ -31,7 +31,9 @@ KEEP_INDEXES = 6
 
 def index_key(revision: str, examples: dict[str, list[str]], classifier_version: str,
               encoder_name: str) -> str:
-    """What an index depends on, hashed; the retriever's source is part of it."""
+    """What an index depends on, hashed; the retriever's source is part of it. ``revision``
+    must name the knowledge base's content (the loader's hash; a knowledge base changed in
+    code needs a revision of its own, as the bench's folds have)."""
     digest = hashlib.sha256()
     for path in _CODE:
         digest.update(path.read_bytes())
