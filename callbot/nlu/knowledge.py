@@ -106,11 +106,11 @@ class KnowledgeNLU:
                 after_yes = retriever.match(asked, self._probabilities(asked))
                 best = after_yes.best
                 if best and best.confidence >= QUESTION_AFTER_YES_MIN_CONFIDENCE:
-                    return self._topic(said, after_yes, retriever.redirects)
+                    return self._topic(said, after_yes)
             return replace(said, intent_ranking=_merged(said, found), knowledge=found.matches)
         if found.best is None:
             return said
-        return self._topic(said, found, retriever.redirects)
+        return self._topic(said, found)
 
     def _probabilities(self, text: str) -> dict[str, float]:
         return {s.name: s.confidence for s in self.classifier.parse(text).intent_ranking}
@@ -128,8 +128,7 @@ class KnowledgeNLU:
                          for e in said.entities)
         return replace(said, text=text, entities=entities)
 
-    def _topic(self, said: ParseResult, found: Retrieval, redirects: frozenset[str]
-               ) -> ParseResult:
+    def _topic(self, said: ParseResult, found: Retrieval) -> ParseResult:
         best = found.best
         assert best is not None
         # The retriever's calibrated confidence, unless the classifier, trained on the
@@ -143,8 +142,7 @@ class KnowledgeNLU:
             rest = tuple(m for m in found.matches if m is not agreed)
             found = Retrieval((best, *rest))
         confidence = best.confidence
-        if (said.intent.name == OUT_OF_SCOPE and said.intent.confidence >= confidence
-                and best.topic not in redirects):  # the index the question was matched on
+        if said.intent.name == OUT_OF_SCOPE and said.intent.confidence >= confidence:
             return replace(said, intent_ranking=_merged(said, found), knowledge=found.matches)
         threshold = getattr(getattr(self.classifier, "params", None), "fallback_threshold", 0.3)
         if confidence >= threshold:

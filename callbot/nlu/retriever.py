@@ -124,9 +124,6 @@ class TopicRetriever:
         self._classifier = classifier
         self._topic_ids: dict[str, int] = {}
         self.targets, docs = _documents(kb, examples or {})
-        #: Topics another administration handles: the classifier's out-of-scope examples
-        #: (CAF, impôts, permis…) predate them, so its "out of scope" does not veto them.
-        self.redirects = frozenset(t.id for t in kb.topics.values() if t.is_redirect)
         self._target_of = docs.target_of
         self._topic_of_target = np.asarray([self._topic_index(t.topic) for t in self.targets])
         self._topics = list(dict.fromkeys(t.topic for t in self.targets))
