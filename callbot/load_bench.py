@@ -25,18 +25,17 @@ import itertools
 import json
 import os
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from callbot.config import Settings
+from callbot.load_common import PhaseAudio
 from callbot.voice_bench import proc_figures
 from callbot.voice_server import VoiceServer, voice_server
 
@@ -58,12 +57,6 @@ SERVE_TAIL_LINES = 40
 
 def peak_calls_per_hour(calls_per_day: int) -> float:
     return calls_per_day * PEAK_HOUR_SHARE * MONDAY_FACTOR
-
-
-def caller_number(number: int) -> str:
-    """The calling number of call ``number``: distinct per call (the SIP path finds each call's
-    record in the call log by its pseudonym)."""
-    return f"+3313900{number:04d}"
 
 
 @dataclass
@@ -90,17 +83,6 @@ class Tally:
                 "calls_refused": self.refused, "calls_failed": sum(self.failures.values()),
                 "failures": dict(self.failures),
                 "call_sec_p50": round(statistics.median(self.call_sec), 1) if self.call_sec else None}
-
-
-@dataclass
-class PhaseAudio:
-    """The audio the callers of one phase received: figures for the JSON line, and the two
-    terms of the late ratio (WebSocket: late frames of frames received; SIP: late or missing
-    RTP packets of the packets owed)."""
-
-    figures: dict[str, Any]
-    late: int
-    of: int
 
 
 class LoadTransport(Protocol):
@@ -294,27 +276,6 @@ def _totals(phases: dict[str, dict[str, Any]], audio: list[PhaseAudio], watch: S
         "load_avg_1min": round(os.getloadavg()[0], 2),  # the machine is shared: say how busy
         "phases": phases,
     }
-
-
-@dataclass
-class CallLog:
-    """The run's SQLite call log, as ``serve`` left it."""
-
-    calls: list[tuple[str, str | None, str | None]]  # id, caller pseudonym, outcome
-    turns: dict[str, int]  # call id → turns recorded
-
-
-def read_call_log(database: Path) -> CallLog | None:
-    """None when there is no SQLite log there (``CALLBOT_STORE__URL`` points elsewhere)."""
-    if not database.exists():
-        return None
-    with closing(sqlite3.connect(database)) as db:
-        return CallLog(list(db.execute("SELECT id, caller, outcome FROM calls")),
-                       dict(db.execute("SELECT call_id, count(*) FROM turns GROUP BY call_id")))
-
-
-def no_call_log(database: Path) -> dict[str, Any]:
-    return {"log_records_lost": None, "store": f"no SQLite call log at {database}"}
 
 
 def bench_load(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 from loguru import logger
 
 from callbot.config import Settings
-from callbot.load_bench import PhaseAudio, caller_number, no_call_log, read_call_log
+from callbot.load_common import PhaseAudio, caller_number, no_call_log, read_call_log
 from callbot.nlu.evaluation import percentile
 from callbot.privacy import pseudonymise
 from callbot.rtp_capture import RtpCapture, StreamStats, late_or_missing_ratio

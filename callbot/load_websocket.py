@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from callbot.call_client import CallReport, Step, call_websocket
-from callbot.load_bench import PhaseAudio, caller_number, no_call_log, read_call_log
+from callbot.load_common import PhaseAudio, caller_number, no_call_log, read_call_log
 from callbot.voice_bench import answer_latencies, caller_clips, receiver_late_frames
 from callbot.voice_server import VoiceServer
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from callbot.brain import Brain
-from callbot.conversation.session import BotTurn
+from callbot.conversation.turn import BotTurn
 from callbot.nlu.text import fold
 from callbot.problems import DataError, Problem
 from callbot.yaml_lines import LineDict, load_yaml

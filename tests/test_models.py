@@ -14,7 +14,8 @@ import pytest
 
 from callbot.config import Settings
 from callbot.speech.install import Verdict, verify_model
-from callbot.speech.models import ModelMissing, Registry, load_registry, resolve_model
+from callbot.speech.models import resolve_model
+from callbot.speech.registry import ModelMissing, Registry, load_registry
 
 
 @pytest.fixture

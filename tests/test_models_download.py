@@ -30,7 +30,8 @@ from callbot.speech.install import (
     fetch_model,
     verify_model,
 )
-from callbot.speech.models import ModelError, ModelSpec, install_dir, load_registry, resolve_model
+from callbot.speech.models import resolve_model
+from callbot.speech.registry import ModelError, ModelSpec, install_dir, load_registry
 
 
 @dataclass

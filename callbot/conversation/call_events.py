@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from callbot.conversation.session import BotTurn
+from callbot.conversation.turn import BotTurn
 
 
 class CallOutcome(StrEnum):

@@ -35,7 +35,8 @@ from pipecat.transports.base_output import BaseOutputTransport
 
 from callbot.conversation import prompts
 from callbot.conversation.call_events import LineEventKind
-from callbot.conversation.session import BotTurn, Conversation
+from callbot.conversation.session import Conversation
+from callbot.conversation.turn import BotTurn
 from callbot.pipeline.frames import HangupCallFrame, NothingRecognisedFrame, TransferCallFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
 

@@ -135,7 +135,8 @@ def bench_speech(vosk_path: Path, voice_path: Path, whisper_dir: Path | None = N
 def cmd_bench_speech(args: argparse.Namespace, settings: Settings) -> int:
     import sys
 
-    from callbot.speech.models import ModelError, resolve_model
+    from callbot.speech.models import resolve_model
+    from callbot.speech.registry import ModelError
 
     try:
         vosk_path = resolve_model(args.vosk or settings.models.stt_model, settings)

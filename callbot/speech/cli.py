@@ -23,14 +23,8 @@ def _configured(settings: Settings) -> dict[str, str]:
 
 
 def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
-    from callbot.speech.models import (
-        human_size,
-        install_dir,
-        load_registry,
-        locate,
-        looks_like_path,
-        package_roots,
-    )
+    from callbot.speech.models import human_size, locate
+    from callbot.speech.registry import install_dir, load_registry, looks_like_path, package_roots
 
     registry = load_registry(settings)
     configured = _configured(settings)
@@ -61,7 +55,7 @@ def cmd_models_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.speech.install import fetch_model
-    from callbot.speech.models import ModelError, load_registry, looks_like_path
+    from callbot.speech.registry import ModelError, load_registry, looks_like_path
 
     registry = load_registry(settings)
     names = args.names or [settings.models.stt_model, settings.models.tts_voice]
@@ -83,7 +77,7 @@ def cmd_models_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.speech.install import Verdict, verify_model
-    from callbot.speech.models import ModelError, load_registry
+    from callbot.speech.registry import ModelError, load_registry
 
     registry = load_registry(settings)
     try:

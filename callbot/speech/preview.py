@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from loguru import logger
 
 from callbot.config import Settings
-from callbot.speech.models import ModelError, resolve_model
+from callbot.speech.models import resolve_model
+from callbot.speech.registry import ModelError
 
 Synthesizer = Callable[[str], Awaitable[bytes]]
 
