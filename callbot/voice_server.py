@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,15 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callbot.ports import free_port
+
 STARTUP_TIMEOUT_SEC = 300
 #: A Tuesday morning: the switchboard is open, so transfers really transfer.
 OPEN_HOURS = "2026-12-01T10:30"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from callbot.config import REPO_ROOT, Settings
+from callbot.ports import free_port
 from tests.conftest import DATA_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,12 +31,6 @@ NOW = "2026-12-01T10:30"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is missing "
                                 "(scripts/test installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def chat(env: dict, *lines: str) -> list[dict]:
 def server(env: dict) -> Iterator[str]:
     callbot(env, "users", "add", "edith", "--role", "editor", "--password-stdin",
             stdin=PASSWORD + "\n")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(["callbot", "web", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -24,10 +24,11 @@ from callbot.config import StoreSettings
 from callbot.faults import parse_faults
 from callbot.pipeline.frames import NothingRecognisedFrame
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
+from callbot.ports import free_port
 from callbot.speech.audio import silence
 from callbot.speech.vosk_model import VoskModel
 from callbot.speech.vosk_stt import VoskSTTService
-from callbot.voice_server import VoiceServer, free_port, voice_server
+from callbot.voice_server import VoiceServer, voice_server
 from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"

@@ -22,7 +22,8 @@ import pytest
 from callbot.config import DeadlineSettings
 from callbot.faults import parse_faults
 from callbot.hangs import StageTimeout, WatchedPool
-from callbot.voice_server import VoiceServer, free_port
+from callbot.ports import free_port
+from callbot.voice_server import VoiceServer
 from tests.call_timeline import StoredCall, Timeline, stored_call, timed_call, wait_until
 from tests.test_failover import (
     AUDIO,

@@ -21,9 +21,9 @@ from callbot.config import Settings
 from callbot.nlu.embedded import EmbeddedNLU
 from callbot.nlu.rasa_http import RasaHttpNLU, RasaUnavailable
 from callbot.nlu.training_data import TrainingData, load_training_data
+from callbot.ports import free_port
 from callbot.rasa.environment import find_python
 from callbot.rasa.project import PipelineParams, write_project
-from callbot.rasa.server import free_port
 from tests.conftest import DATA_DIR
 
 

@@ -20,8 +20,9 @@ from callbot.brain import Brain
 from callbot.config import REPO_ROOT, Settings
 from callbot.nlu.rasa_http import RasaHttpNLU
 from callbot.nlu.result import ParseResult
+from callbot.ports import free_port
 from callbot.rasa import RASA_VERSION
-from callbot.rasa.server import RasaServer, free_port
+from callbot.rasa.server import RasaServer
 from callbot.rasa.stack import ensure_env, rasa_env, start_server, train_model
 from callbot.rasa.training import TrainedModel
 from callbot.scenarios import load_scenarios, run_scenario

@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callbot.bridge.generic_wire import outgoing
 from callbot.config import StoreSettings
 from callbot.conversation.prompts import TRANSFER
+from callbot.ports import free_port
 from callbot.store.recovery import close_dead_calls, this_node
 from callbot.store.writes import apply_records
-from callbot.voice_server import VoiceServer, free_port, voice_server
+from callbot.voice_server import VoiceServer, voice_server
 from tests.call_timeline import stored_call, timed_call, wait_until
 from tests.test_store import (  # noqa: F401  (fixtures)
     _drop_schema,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from callbot.voice_server import free_port
+from callbot.ports import free_port
 
 MANIFEST = """
 [[model]]

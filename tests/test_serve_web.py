@@ -7,7 +7,8 @@ import signal
 import urllib.request
 from pathlib import Path
 
-from callbot.voice_server import free_port, voice_server
+from callbot.ports import free_port
+from callbot.voice_server import voice_server
 
 
 def test_serve_with_web_serves_the_dashboard_too(nlu_cache: Path, brain: object) -> None:

@@ -84,7 +84,7 @@ def rasa_contender(settings: Settings, quiet: bool = True) -> tuple[Contender, C
     Returns the contender and the function that stops the server and its client.
     """
     from callbot.nlu.rasa_http import RasaHttpNLU
-    from callbot.rasa.server import free_port
+    from callbot.ports import free_port
     from callbot.rasa.stack import ensure_env, pipeline_params, start_server, train_model
     from callbot.rasa.training import train
 

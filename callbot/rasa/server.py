@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,12 +25,6 @@ READY_TIMEOUT_SEC = 300.0
 _POLL_SEC = 0.5
 _STOP_SEC = 15.0
 _HTTP_SEC = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _http_json(method: str, url: str, body: dict | None = None,
