@@ -138,45 +138,35 @@ class FaqEditor:
     async def save(self, user: str, topic_id: str, base_version: str, fields: dict[str, str],
                    editor_examples: list[str], comment: str = "",
                    questions: list[str] | None = None) -> SaveOutcome:
-        async with self._lock:
-            files = self.files()
-            await self._record_outside_changes(files)
-            try:
-                current = await asyncio.to_thread(files.load)
-            except DataError as exc:
-                return _refused("The knowledge base on disk is not valid", exc)
+        """The topic form's save: refused if the topic changed since ``base_version``."""
+        last = await revisions.head(self.engine)  # names who changed it, in a conflict
+        who = f"{last.author} at {last.created_at:%H:%M:%S}" if last else "someone"
+
+        def edit(files: KbFiles, current: KnowledgeBase) -> KbFiles:
             if topic_id not in current.topics:
-                return SaveOutcome(False, f"'{topic_id}' was deleted since you opened it; "
-                                   "nothing was saved.", conflict=True)
+                raise Refusal(f"'{topic_id}' was deleted since you opened it", conflict=True)
             if topic_version(files, current, topic_id) != base_version:
-                last = await revisions.head(self.engine)
-                who = f"{last.author} at {last.created_at:%H:%M:%S}" if last else "someone"
-                return SaveOutcome(False, f"'{topic_id}' was changed by {who} since you opened "
-                                   "it; nothing was saved. Reload the topic, then apply your "
-                                   "change again.", conflict=True)
-            try:
-                new = with_topic_fields(files, current, topic_id, fields, questions)
-                kb = await asyncio.to_thread(new.load)
-            except DataError as exc:
-                return _refused("The knowledge base would not be valid", exc)
+                raise Refusal(f"'{topic_id}' was changed by {who} since you opened it",
+                              conflict=True, then=" Reload the topic, then apply your change "
+                              "again.")
+            new = with_topic_fields(files, current, topic_id, fields, questions)
             examples = read_examples(files.examples)
             examples[topic_id] = _clean_examples(editor_examples)
-            new_examples_text = write_examples(examples)
-            if new_examples_text == write_examples(read_examples(files.examples)):
-                new_examples_text = files.examples  # unchanged: the file is left alone
-            else:
-                refusal = await self._guard(new_examples_text)
-                if refusal:
-                    return refusal
-            new = KbFiles(new.kb_path, new.examples_path, new.kb, new_examples_text, new.topics)
-            return await self.publish(user, comment or f"edit {topic_id}", new, kb.revision,
-                                      [topic_id])
+            examples_text = write_examples(examples)
+            if examples_text == write_examples(read_examples(files.examples)):
+                examples_text = files.examples  # unchanged: the file is left alone
+            return KbFiles(new.kb_path, new.examples_path, new.kb, examples_text, new.topics)
+
+        return await self.change(user, comment or f"edit {topic_id}", [topic_id], edit,
+                                 unchanged_is_saved=True)
 
     async def change(self, user: str, comment: str, targets: list[str],
                      edit: Callable[[KbFiles, KnowledgeBase], KbFiles],
-                     action: str = "faq.save") -> SaveOutcome:
+                     action: str = "faq.save", unchanged_is_saved: bool = False) -> SaveOutcome:
         """Apply ``edit`` to the files as they are now, validate, publish. ``edit`` raises
-        ``Refusal`` (the form is wrong) or ``DataError``; either way nothing is written."""
+        ``Refusal`` (the form is wrong) or ``DataError``; either way nothing is written.
+        Changed examples go through the CV guard first. ``unchanged_is_saved``: a form saved
+        as it was is a revision all the same (the topic form), not a refusal."""
         async with self._lock:
             files = self.files()
             await self._record_outside_changes(files)
@@ -188,30 +178,28 @@ class FaqEditor:
                 new = await asyncio.to_thread(edit, files, current)
                 kb = await asyncio.to_thread(new.load)
             except Refusal as refusal:
-                return SaveOutcome(False, f"{refusal.message}; nothing was saved.",
+                return SaveOutcome(False, f"{refusal.message}; nothing was saved.{refusal.then}",
                                    refusal.problems, refusal.conflict)
             except DataError as exc:
                 return _refused("The knowledge base would not be valid", exc)
-            if new == files:
+            if new == files and not unchanged_is_saved:
                 return SaveOutcome(False, "Nothing to save: the files would not change.")
+            if new.examples != files.examples:
+                refusal = await self._guard(new.examples)
+                if refusal:
+                    return refusal
             return await self.publish(user, comment, new, kb.revision, targets, action)
 
     async def add_example(self, user: str, intent: str, text: str) -> SaveOutcome:
         """The dashboard's one-click "add as example of intent …"."""
-        async with self._lock:
-            files = self.files()
-            await self._record_outside_changes(files)
+        def edit(files: KbFiles, current: KnowledgeBase) -> KbFiles:
             examples = read_examples(files.examples)
             examples[intent] = _clean_examples([*examples.get(intent, []), text])
-            new_examples_text = write_examples(examples)
-            refusal = await self._guard(new_examples_text)
-            if refusal:
-                return refusal
-            kb = files.load()
-            new = KbFiles(files.kb_path, files.examples_path, files.kb, new_examples_text,
-                          files.topics)
-            return await self.publish(user, f"example for {intent}: {text[:80]}", new,
-                                      kb.revision, [intent])
+            return KbFiles(files.kb_path, files.examples_path, files.kb, write_examples(examples),
+                           files.topics)
+
+        return await self.change(user, f"example for {intent}: {text[:80]}", [intent], edit,
+                                 unchanged_is_saved=True)
 
     async def rollback(self, user: str, revision_id: int) -> SaveOutcome:
         target = await revisions.get(self.engine, revision_id)
@@ -316,9 +304,11 @@ class FaqEditor:
 class Refusal(Exception):
     """An edit the editor cannot make as asked (a form problem, not a data problem)."""
 
-    def __init__(self, message: str, problems: tuple[str, ...] = (), conflict: bool = False):
+    def __init__(self, message: str, problems: tuple[str, ...] = (), conflict: bool = False,
+                 then: str = "") -> None:
         super().__init__(message)
         self.message, self.problems, self.conflict = message, problems, conflict
+        self.then = then  # said after "nothing was saved."
 
 
 def with_topic_fields(files: KbFiles, kb: KnowledgeBase, topic_id: str, fields: dict[str, str],
