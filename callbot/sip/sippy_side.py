@@ -197,7 +197,9 @@ class _BotUA(UA):
             return super().recvRequest(req, sip_t)
         self.rCSeq = req.getHFBody("cseq").getCSeqNum()
         body = req.getBody()
-        self.on_notify(str(body) if body is not None else "")
+        # Told on the dispatcher's next turn, once sippy has sent this 200: a final NOTIFY
+        # ends our leg, and the caller's side must get the 200 before our BYE.
+        ED2.callFromThread(self.on_notify, str(body) if body is not None else "")
         return (req.genResponse(200, "OK"), None, None)
 
 
