@@ -150,10 +150,9 @@ class FaqEditor:
                               conflict=True, then=" Reload the topic, then apply your change "
                               "again.")
             new = with_topic_fields(files, current, topic_id, fields, questions)
-            examples = read_examples(files.examples)
-            examples[topic_id] = _clean_examples(editor_examples)
-            examples_text = write_examples(examples)
-            if examples_text == write_examples(read_examples(files.examples)):
+            before = read_examples(files.examples)
+            examples_text = write_examples({**before, topic_id: _clean_examples(editor_examples)})
+            if examples_text == write_examples(before):
                 examples_text = files.examples  # unchanged: the file is left alone
             return KbFiles(new.kb_path, new.examples_path, new.kb, examples_text, new.topics)
 
