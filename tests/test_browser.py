@@ -2,7 +2,7 @@
 playwright's Python package; no browser download): log in, see a call that a scripted
 ``callbot chat`` produced, edit an answer, preview it, save, hear it from ``callbot chat``,
 roll back. Everything runs for real: ``callbot web`` and ``callbot chat`` as subprocesses
-on one SQLite call log. Screenshots go to docs/screenshots/ (linked from README.md).
+on one SQLite call log. Screenshots go to docs/screenshots/ (linked from README.md, docs/operations.md).
 """
 
 from __future__ import annotations

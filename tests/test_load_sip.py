@@ -1,7 +1,7 @@
 """``callbot bench load --transport sip`` and the soak: the verdict on each sipp call, the leak
 slope, and short runs of real sipp callers against a real ``callbot serve`` (real Vosk and
 Piper models, the bot's RTP captured on the loopback). The 10-minute and 1 000-call figures
-come from the command (README, load section); no speed is asserted here.
+come from the command (docs/benchmarks.md, load section); no speed is asserted here.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def build_classifier(params: EmbeddedNluParams) -> Pipeline:
         ]
     )
     # A linear SVM trains several times faster than a logistic regression here and, once
-    # calibrated, gave fewer confident-wrong answers on held-out questions (README figures).
+    # calibrated, gave fewer confident-wrong answers on held-out questions (docs/nlu.md figures).
     model = DecidedCalibratedSvc(params.regularisation_c, params.decider_c)
     return Pipeline([("features", features), ("model", model)])
 

