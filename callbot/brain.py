@@ -111,6 +111,11 @@ class Brain:
         zone = ZoneInfo(self.settings.timezone)
         return lambda: datetime.now(zone).replace(tzinfo=None)
 
+    def topic_label(self, topic_id: str | None) -> str | None:
+        """How a topic is named to people (its label), for transcripts; None if not a topic."""
+        topic = self.kb.current.topics.get(topic_id or "")
+        return topic.label if topic else None
+
     def conversation(self, clock: Callable[[], datetime] | None = None) -> Conversation:
         return Conversation(self.nlu.parse, self.kb.refresh, clock or self.local_clock(),
                             self.policy_params())

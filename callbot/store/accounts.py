@@ -37,6 +37,7 @@ class User:
     username: str
     role: str
     active: bool = True
+    password_expired: bool = False  # the next page is "choose your password"
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -57,7 +58,8 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def add_user(engine: AsyncEngine, username: str, password: str, role: str) -> User:
+async def add_user(engine: AsyncEngine, username: str, password: str, role: str,
+                   expired: bool = False) -> User:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not username.strip() or len(username) > 64:
@@ -68,10 +70,29 @@ async def add_user(engine: AsyncEngine, username: str, password: str, role: str)
         async with engine.begin() as connection:
             result = await connection.execute(insert(users).values(
                 username=username, password_hash=hashed, role=role, active=True,
-                created_at=datetime.now()))
+                created_at=datetime.now(), password_expired=expired))
     except IntegrityError as exc:
         raise AccountError(f"user {username!r} already exists") from exc
-    return User(result.inserted_primary_key[0], username, role)
+    return User(result.inserted_primary_key[0], username, role, password_expired=expired)
+
+
+#: The account ``create_first_admin`` opens on a store without any.
+FIRST_ADMIN = "admin"
+
+
+async def create_first_admin(engine: AsyncEngine) -> str | None:
+    """On a store without accounts, an ``admin`` with a random one-time password, returned
+    to be printed once; ``None`` when accounts exist (nothing is created or shown)."""
+    async with engine.connect() as connection:
+        if (await connection.execute(select(users.c.id).limit(1))).first() is not None:
+            return None
+    password = secrets.token_urlsafe(12)
+    try:
+        await add_user(engine, FIRST_ADMIN, password, "admin", expired=True)
+    except AccountError:  # another process created it at the same moment
+        return None
+    await audit(engine, "serve", "user.add", FIRST_ADMIN, "first run: one-time password")
+    return password
 
 
 async def set_password(engine: AsyncEngine, username: str, password: str) -> None:
@@ -79,7 +100,8 @@ async def set_password(engine: AsyncEngine, username: str, password: str) -> Non
     hashed = await asyncio.to_thread(_hasher.hash, password)
     async with engine.begin() as connection:
         done = await connection.execute(
-            update(users).where(users.c.username == username).values(password_hash=hashed))
+            update(users).where(users.c.username == username).values(
+                password_hash=hashed, password_expired=False))
         if not done.rowcount:
             raise AccountError(f"no user {username!r}")
         await _end_sessions(connection, username)
@@ -104,7 +126,7 @@ async def _end_sessions(connection: object, username: str) -> None:
 async def list_users(engine: AsyncEngine) -> list[User]:
     async with engine.connect() as connection:
         rows = await connection.execute(select(users).order_by(users.c.username))
-        return [User(r.id, r.username, r.role, r.active) for r in rows]
+        return [User(r.id, r.username, r.role, r.active, r.password_expired) for r in rows]
 
 
 async def authenticate(engine: AsyncEngine, username: str, password: str) -> User | None:
@@ -121,7 +143,7 @@ async def authenticate(engine: AsyncEngine, username: str, password: str) -> Use
     async with engine.begin() as connection:
         await connection.execute(update(users).where(users.c.id == row.id).values(
             last_login=datetime.now()))
-    return User(row.id, row.username, row.role, row.active)
+    return User(row.id, row.username, row.role, row.active, row.password_expired)
 
 
 async def open_session(engine: AsyncEngine, user: User, hours: float) -> tuple[str, str]:
@@ -136,7 +158,7 @@ async def open_session(engine: AsyncEngine, user: User, hours: float) -> tuple[s
 
 async def find_session(engine: AsyncEngine, token: str) -> WebSession | None:
     query = (select(users.c.id, users.c.username, users.c.role, users.c.active,
-                    web_sessions.c.csrf_token)
+                    users.c.password_expired, web_sessions.c.csrf_token)
              .join(users, users.c.id == web_sessions.c.user_id)
              .where(web_sessions.c.token_hash == _token_hash(token),
                     web_sessions.c.expires_at > datetime.now(), users.c.active.is_(True)))
@@ -144,7 +166,8 @@ async def find_session(engine: AsyncEngine, token: str) -> WebSession | None:
         row = (await connection.execute(query)).first()
     if row is None:
         return None
-    return WebSession(User(row.id, row.username, row.role, row.active), row.csrf_token)
+    return WebSession(User(row.id, row.username, row.role, row.active, row.password_expired),
+                      row.csrf_token)
 
 
 async def close_session(engine: AsyncEngine, token: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -97,6 +98,8 @@ users = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime, nullable=False),
     Column("last_login", DateTime),
+    # the first admin's printed password works once: the first login asks for a new one
+    Column("password_expired", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 web_sessions = Table(

@@ -10,6 +10,7 @@ import asyncio
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp_jinja2
 import jinja2
@@ -22,9 +23,13 @@ from callbot.config import Settings
 from callbot.speech.preview import piper_preview
 from callbot.store import rollups
 from callbot.store.database import engine_from_settings, migrate
-from callbot.web import admin, auth, dashboard, editor, metrics
+from callbot.web import admin, auth, dashboard, editor, metrics, phone
 from callbot.web.faq import FaqEditor
 from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE, SETTINGS
+from callbot.web.phone import PHONE, PhoneLine
+
+if TYPE_CHECKING:
+    from callbot.brain import Brain
 
 HERE = Path(__file__).parent
 
@@ -52,10 +57,23 @@ async def _warm_rollups(engine: AsyncEngine, settings: Settings) -> None:
         logger.warning(f"dashboard rollups not prepared ({type(exc).__name__}: {exc})")
 
 
-def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Application:
-    """The whole app; ``engine`` lets tests and benchmarks share theirs."""
+def _brain_loader(settings: Settings) -> PhoneLine:
+    """Under ``callbot web`` alone the page's text conversation loads its own brain."""
+    def load() -> Brain:
+        from callbot.brain import Brain
+
+        return Brain.load(settings)
+
+    return PhoneLine(load_brain=load)
+
+
+def init_app(settings: Settings, engine: AsyncEngine | None = None,
+             phone_line: PhoneLine | None = None) -> web.Application:
+    """The whole app; ``engine`` lets tests and benchmarks share theirs, ``phone_line`` lets
+    ``callbot serve`` lend its brain and call log to the « Essayer le robot » page."""
     app = web.Application(middlewares=[auth.auth_middleware], client_max_size=1024 ** 2)
     app[SETTINGS] = settings
+    app[PHONE] = phone_line or _brain_loader(settings)
     app[AUDIO_PREVIEW] = piper_preview(settings)
     app[auth.LOGIN_FAILURES] = defaultdict(deque)
     environment = aiohttp_jinja2.setup(
@@ -78,16 +96,16 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None) -> web.Appli
             await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(database)
-    for module in (auth, metrics, dashboard, editor, admin):
+    for module in (auth, metrics, dashboard, editor, admin, phone):
         app.add_routes(module.routes())
     app.router.add_static("/static", HERE / "static")
     return app
 
 
-async def start_web(settings: Settings) -> web.AppRunner:
-    """The dashboard inside another process's event loop (``callbot serve --web``);
+async def start_web(settings: Settings, app: web.Application | None = None) -> web.AppRunner:
+    """The dashboard inside another process's event loop (``callbot serve``);
     ``cleanup()`` the runner to stop it."""
-    runner = web.AppRunner(init_app(settings), handle_signals=False)
+    runner = web.AppRunner(app or init_app(settings), handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, settings.web.host, settings.web.port).start()
     host, port = runner.addresses[0][:2]

@@ -20,12 +20,24 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
-from callbot.store.accounts import WebSession, authenticate, close_session, find_session, open_session
+from callbot.store.accounts import (
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    WebSession,
+    audit,
+    authenticate,
+    close_session,
+    find_session,
+    open_session,
+    set_password,
+)
 from callbot.web.keys import ENGINE, SETTINGS
 
 SESSION_COOKIE = "callbot_session"
 LOGIN_CSRF_COOKIE = "callbot_login_csrf"
 PUBLIC_PATHS = frozenset({"/login", "/health", "/metrics"})
+#: Where a user whose password expired must go first (the first admin's one-time password).
+PASSWORD_PAGE = "/account/password"
 MAX_FAILURES = 5
 FAILURE_WINDOW_SEC = 300.0
 
@@ -77,6 +89,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
             raise web.HTTPFound(f"/login?{urlencode({'next': request.path_qs})}")
         raise web.HTTPUnauthorized(text="log in first")
+    expired = request["session"] is not None and request["session"].user.password_expired
+    if expired and not public and request.path not in (PASSWORD_PAGE, "/logout"):
+        if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+            raise web.HTTPFound(PASSWORD_PAGE)
+        raise web.HTTPForbidden(text=f"choose a new password first: {PASSWORD_PAGE}")
     if request.method == "POST" and request["session"] is not None and request.path != "/login":
         form = await form_of(request)
         sent = form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
@@ -143,6 +160,32 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def password_page(request: web.Request, error: str = "",
+                        status: int = 200) -> web.Response:
+    response = aiohttp_jinja2.render_template("password.html", request, {
+        "error": error, "min_length": MIN_PASSWORD_LENGTH})
+    response.set_status(status)
+    return response
+
+
+async def change_password(request: web.Request) -> web.StreamResponse:
+    """The user's own new password; every session of theirs ends, so they log in again."""
+    form = await form_of(request)
+    password = str(form.get("password", ""))
+    if password != str(form.get("again", "")):
+        return await password_page(request, "Les deux mots de passe diffèrent.", 400)
+    user = session_of(request).user
+    try:
+        await set_password(request.app[ENGINE], user.username, password)
+    except AccountError as exc:
+        return await password_page(request, str(exc), 400)
+    await audit(request.app[ENGINE], user.username, "user.passwd", user.username, "own password")
+    response = redirect("/login")
+    response.del_cookie(SESSION_COOKIE)
+    return response
+
+
 def routes() -> list[web.RouteDef]:
     return [web.get("/login", login_page), web.post("/login", login),
-            web.post("/logout", logout)]
+            web.post("/logout", logout), web.get(PASSWORD_PAGE, password_page),
+            web.post(PASSWORD_PAGE, change_password)]
