@@ -1,4 +1,7 @@
-"""``callbot …`` subcommands: chat, nlu, kb, scenarios, bench."""
+"""The ``callbot`` console script: the parser, the core subcommands, logging and exit codes.
+
+Other modules add their subcommands through ``EXTENSIONS``; the top help is ``DESCRIPTION``.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,35 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from callbot.config import Settings, load_settings
+from callbot.config import REPO_ROOT, Settings, load_settings
 from callbot.problems import DataError
 
+if TYPE_CHECKING:
+    from callbot.conversation.session import Conversation
+    from callbot.conversation.turn import BotTurn
+
 EXIT_DATA_ERROR = 2
+#: One key of the phone pad: a caller line made of just one of these is a key press.
+DTMF_KEYS = frozenset("0123456789*#")
+
+DESCRIPTION = """\
+Callbot answers a town hall's phone: it understands the caller's question, answers from the
+town's knowledge base (opening hours, documents, services) and hands the call to the
+switchboard when it cannot help or when the caller presses 0."""
+EPILOG = """\
+The two commands to start with:
+  callbot serve   answer phone calls: the service to keep running on the server
+  callbot chat    try the bot by typing, as a caller would speak
+
+"callbot doctor" checks that this machine is ready; "callbot COMMAND --help" details a command."""
+VERBOSE_HELP = "more detail: debug messages, and each turn's JSON in chat"
+#: The order of ``callbot --help``: what a town's technician runs first, developers' tools last.
+COMMAND_ORDER = ("serve", "chat", "doctor", "web", "users", "call", "kb", "scenarios", "models",
+                 "store", "nlu", "rasa", "bench")
 
 
 def _print_json(data: object) -> None:
@@ -35,6 +60,28 @@ def _read_lines(stream: Iterable[bytes]) -> Iterable[str]:
         yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
 
 
+def _version() -> str:
+    """The installed distribution's version; a bare checkout has only pyproject's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("callbot")
+    except PackageNotFoundError:
+        import tomllib
+
+        with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+            return str(tomllib.load(handle)["project"]["version"])
+
+
+def _caller_turn(conversation: Conversation, line: str) -> BotTurn:
+    """One typed caller line: a lone key (0-9, *, #) is pressed, an empty line is a silence,
+    anything else is words; the same in ``--script`` and at the prompt."""
+    key = line.strip()
+    if key in DTMF_KEYS:
+        return conversation.dtmf(key)
+    return conversation.hear(line) if key else conversation.silence()
+
+
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from callbot.brain import Brain
 
@@ -43,7 +90,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     if args.record is not False and (args.record or settings.store.url):
         from callbot.store.calllog import attach_call_log
 
-        attach_call_log(conversation, settings.store)
+        attach_call_log(conversation, settings.store, settings.timezone)
     greeting = conversation.start()
     if args.script:
         with (open(0, "rb", closefd=False) if args.script == "-"  # noqa: SIM115
@@ -53,7 +100,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
                     continue
                 if conversation.ended:
                     break
-                _print_json(conversation.hear(line).to_json())
+                _print_json(_caller_turn(conversation, line).to_json())
         return 0
     print(f"bot> {greeting.text}")
     while not conversation.ended:
@@ -62,12 +109,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         except (EOFError, KeyboardInterrupt):
             print()
             break
-        if line.strip() in {"0", "*"} or (line.strip().isdigit() and len(line.strip()) == 1):
-            turn = conversation.dtmf(line.strip())
-        elif not line.strip():
-            turn = conversation.silence()
-        else:
-            turn = conversation.hear(line)
+        turn = _caller_turn(conversation, line)
         print(f"bot> {turn.text}")
         if args.verbose:
             print(f"     {json.dumps(turn.to_json(), ensure_ascii=False)}")
@@ -198,21 +240,28 @@ def cmd_bench_nlu(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callbot", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="callbot", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.set_defaults(log_level="WARNING")  # long-running commands set "INFO"
+    sub = parser.add_subparsers(dest="command", required=True, title="commands",
+                                metavar="COMMAND")
 
-    chat = sub.add_parser("chat", help="talk to the bot in the terminal")
-    chat.add_argument("--script", help="file of caller lines ('-' for stdin); prints JSON lines")
-    chat.add_argument("--now", help='fix the clock, e.g. "2026-12-05T10:30"')
+    chat = sub.add_parser("chat", help="try the bot by typing, as a caller would speak")
+    chat.add_argument("--script", help="file of caller lines ('-' for stdin), one turn each: "
+                      "a lone 0-9, * or # is a key press, blank lines are skipped; prints JSON "
+                      "lines (at the prompt, an empty line is a silence)")
+    chat.add_argument("--now", help='fix the clock the bot answers with (opening hours), e.g. '
+                      '"2026-12-05T10:30"; the call log keeps the real time')
     chat.add_argument("--record", action=argparse.BooleanOptionalAction, default=None,
                       help="log the call in the call log (default: when store.url is set)")
     chat.set_defaults(func=cmd_chat)
 
-    nlu = sub.add_parser("nlu", help="train, parse, evaluate the embedded NLU").add_subparsers(
-        dest="nlu_command", required=True)
+    nlu = sub.add_parser("nlu", help="how the bot understands questions: train, parse, evaluate"
+                         ).add_subparsers(dest="nlu_command", required=True)
     parse = nlu.add_parser("parse", help="parse text (Rasa's JSON shape)")
-    parse.add_argument("text", nargs="*")
+    parse.add_argument("text", nargs="*", help="the caller's words (or --batch)")
     parse.add_argument("--batch", action="store_true", help="one utterance per stdin line")
     parse.set_defaults(func=cmd_nlu_parse)
     train = nlu.add_parser("train", help="train and cache the model")
@@ -223,32 +272,55 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--folds", type=int, default=5, help="k-fold CV (0 to skip)")
     evaluation.set_defaults(func=cmd_nlu_eval)
 
-    kb = sub.add_parser("kb", help="knowledge base tools").add_subparsers(
-        dest="kb_command", required=True)
+    kb = sub.add_parser("kb", help="the town's knowledge base: validate, import, export"
+                        ).add_subparsers(dest="kb_command", required=True)
     validate = kb.add_parser("validate", help="report every problem with file and line")
-    validate.add_argument("path", nargs="?")
+    validate.add_argument("path", nargs="?", help="knowledge base file (default: the configured "
+                          "one, kb_path or DATA_DIR/kb.yml)")
     validate.set_defaults(func=cmd_kb_validate)
     from callbot.kb.town_data.commands import register as register_town_data
 
     register_town_data(kb)  # kb import|export annuaire|faq
 
-    scenarios = sub.add_parser("scenarios", help="conversation scenarios").add_subparsers(
-        dest="scenarios_command", required=True)
+    scenarios = sub.add_parser("scenarios", help="replay test conversations, report which pass"
+                               ).add_subparsers(dest="scenarios_command", required=True)
     run = scenarios.add_parser("run", help="run scenario files, report pass/fail")
-    run.add_argument("path", nargs="?", default="scenarios")
+    run.add_argument("path", nargs="?", default="scenarios",
+                     help="scenario file or folder (default: scenarios)")
     run.set_defaults(func=cmd_scenarios_run)
 
-    bench = sub.add_parser("bench", help="benchmarks printing a final JSON line").add_subparsers(
-        dest="bench_command", required=True)
+    bench = sub.add_parser("bench", help="measurements for developers, each ending with a JSON "
+                           "line").add_subparsers(dest="bench_command", required=True)
     bench_nlu_parser = bench.add_parser("nlu", help="training time, parse latency, memory")
-    bench_nlu_parser.add_argument("--repeat", type=int, default=3)
+    bench_nlu_parser.add_argument("--repeat", type=int, default=3,
+                                  help="trainings to time, the median is reported (default 3)")
     bench_nlu_parser.set_defaults(func=cmd_bench_nlu)
     bench.add_parser("knowledge", help="topics found as the knowledge base grows: "
                      "cross-validation, held-out topics, broad set, cost").set_defaults(
         func=cmd_bench_knowledge)
     for register in _extension_registrars():
         register(sub, bench)
+    _accept_verbose_everywhere(parser)
+    order = {name: index for index, name in enumerate(COMMAND_ORDER)}
+    sub._choices_actions.sort(key=lambda action: order.get(action.dest, len(order)))
     return parser
+
+
+def _accept_verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``-v`` after any subcommand too (``callbot chat -v``). Suppressed as a default so a
+    subcommand without it leaves the top level's value, ``callbot -v chat``, alone."""
+    seen: set[int] = set()
+    pending = [parser]
+    while pending:
+        for action in pending.pop()._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for child in action.choices.values():
+                if id(child) not in seen and "-v" not in child._option_string_actions:
+                    seen.add(id(child))
+                    child.add_argument("-v", "--verbose", action="store_true",
+                                       default=argparse.SUPPRESS, help=VERBOSE_HELP)
+                    pending.append(child)
 
 
 #: Modules that add their own subcommands: ``register(subparsers, bench_subparsers)``.
@@ -265,6 +337,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.web.commands",
     "callbot.fuzz.bench",
     "callbot.fuzz.sip_bench",
+    "callbot.doctor",
 )
 
 
@@ -274,10 +347,16 @@ def _extension_registrars() -> list[Callable[..., None]]:
     return [importlib.import_module(name).register for name in EXTENSIONS]
 
 
+def log_level(args: argparse.Namespace) -> str:
+    """INFO for the long-running commands (``serve`` logs where it listens), else WARNING;
+    DEBUG with ``-v``."""
+    return "DEBUG" if args.verbose else args.log_level
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()
-    logger.add(sys.stderr, level="DEBUG" if args.verbose else "WARNING")
+    logger.add(sys.stderr, level=log_level(args))
     try:
         settings = load_settings()
         return args.func(args, settings)

@@ -84,10 +84,16 @@ class Conversation:
     #: put it under a deadline on a thread (``callbot.hangs.deadline_runner``), so a stage that
     #: hangs raises like one that crashed, and this class stays free of threads.
     run_stage: StageRunner = field(default=run_here, repr=False)
+    #: What the call's events are stamped with when ``clock`` is not the real time (``chat
+    #: --now`` fixes it for the opening hours, the call log keeps the real one); None: ``clock``.
+    stamp_clock: Callable[[], datetime] | None = field(default=None, repr=False)
 
     @property
     def ended(self) -> bool:
         return self.state.ended
+
+    def _stamp(self) -> datetime:
+        return (self.stamp_clock or self.clock)()
 
     def _emit(self, event: CallEvent) -> None:
         for sink in self.sinks:
@@ -114,7 +120,7 @@ class Conversation:
                 return self.failure("kb", _describe(exc), caller, parse)
         turn = replace(_turn(caller, actions, parse), latencies_ms=latencies_ms or {})
         if turn.says or turn.transfer or turn.hangup:
-            self._emit(TurnTaken(self.call_id, self.clock(), turn, turn.latencies_ms))
+            self._emit(TurnTaken(self.call_id, self._stamp(), turn, turn.latencies_ms))
         if self.state.ended and self.outcome is None:
             failed = isinstance(event, SystemFailure)
             outcome = (CallOutcome.ERROR if failed and not turn.transfer else
@@ -129,13 +135,13 @@ class Conversation:
 
     def record(self, kind: LineEventKind, detail: str = "") -> None:
         """Something happened on the line (barge-in, key, silence, error): log it, no turn."""
-        self._emit(LineEvent(self.call_id, self.clock(), kind, detail))
+        self._emit(LineEvent(self.call_id, self._stamp(), kind, detail))
 
     def open(self) -> None:
         """Start the call record, once: as soon as the call is admitted, so a caller who hangs
         up before the greeting is still logged (the close must never come before it)."""
         if self.opened is None:
-            self.opened = CallOpened(self.call_id, self.clock(), self.channel, self.caller_id)
+            self.opened = CallOpened(self.call_id, self._stamp(), self.channel, self.caller_id)
             self._emit(self.opened)
 
     def start(self) -> BotTurn:
@@ -152,7 +158,7 @@ class Conversation:
             return
         self.open()
         self.outcome = outcome
-        self.closed = CallClosed(self.call_id, self.clock(), outcome, transfer_reason, detail)
+        self.closed = CallClosed(self.call_id, self._stamp(), outcome, transfer_reason, detail)
         self._emit(self.closed)
 
     def transfer_failed(self, detail: str) -> None:
@@ -161,7 +167,7 @@ class Conversation:
         if self.closed is None or self.outcome is not CallOutcome.TRANSFERRED:
             return
         self.outcome = CallOutcome.TRANSFER_FAILED
-        self.closed = replace(self.closed, at=self.clock(), outcome=self.outcome, detail=detail)
+        self.closed = replace(self.closed, at=self._stamp(), outcome=self.outcome, detail=detail)
         self._emit(self.closed)
 
     def hear(self, text: str, asr_confidence: float | None = None,

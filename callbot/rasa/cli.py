@@ -130,11 +130,12 @@ def _nlu_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAc
 
 
 def register(subparsers: argparse._SubParsersAction, bench_subparsers: object) -> None:
-    rasa = subparsers.add_parser("rasa", help="a Rasa 3.6 server as NLU backend").add_subparsers(
+    rasa = subparsers.add_parser("rasa", help="optional Rasa 3.6 server to understand callers: "
+                                 "setup, train, serve, compare").add_subparsers(
         dest="rasa_command", required=True)
     setup = rasa.add_parser("setup", help="create the Rasa venv (Python 3.10) and install Rasa")
     setup.add_argument("--python", help="interpreter for the venv (default: pyenv's 3.10)")
-    setup.add_argument("--quiet", action="store_true")
+    setup.add_argument("--quiet", action="store_true", help="print nothing but errors")
     _add_common(setup)
     setup.set_defaults(func=cmd_setup)
     train = rasa.add_parser("train", help="write the Rasa project from nlu_data/ and train it")

@@ -101,15 +101,18 @@ def cmd_models_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(subparsers: argparse._SubParsersAction, bench_subparsers: argparse._SubParsersAction
              ) -> None:
-    models = subparsers.add_parser("models", help="speech models: list, fetch, verify")
+    models = subparsers.add_parser("models", help="speech recognition and voice models: list, "
+                                   "fetch, verify")
     commands = models.add_subparsers(dest="models_command", required=True)
     listing = commands.add_parser("list", help="configured, installed and missing models, sizes")
     listing.set_defaults(func=cmd_models_list)
     fetch = commands.add_parser("fetch", help="download, check and unpack (default: configured)")
-    fetch.add_argument("names", nargs="*", metavar="NAME")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help="models to fetch (default: the configured stt_model and tts_voice)")
     fetch.add_argument("--force", action="store_true", help="download again even if installed")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     fetch.set_defaults(func=cmd_models_fetch)
     verify = commands.add_parser("verify", help="check installed files against their checksums")
-    verify.add_argument("names", nargs="*", metavar="NAME")
+    verify.add_argument("names", nargs="*", metavar="NAME",
+                        help="models to check (default: every model of the manifests)")
     verify.set_defaults(func=cmd_models_verify)

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -200,12 +201,16 @@ class CallLogWriter:
         return True
 
 
-def attach_call_log(conversation: Conversation, store: StoreSettings) -> CallLogWriter:
+def attach_call_log(conversation: Conversation, store: StoreSettings,
+                    timezone: str) -> CallLogWriter:
     """For ``callbot chat --record``: log this conversation until the process exits.
 
-    The call is closed as abandoned if input ends first, and the queue is written out
-    (or spooled) at exit.
+    The call is logged at the real time in the town's ``timezone``, even when the
+    conversation's clock is fixed (``--now``). It is closed as abandoned if input ends first,
+    and the queue is written out (or spooled) at exit.
     """
+    zone = ZoneInfo(timezone)
+    conversation.stamp_clock = lambda: datetime.now(zone).replace(tzinfo=None)
     writer = CallLogWriter(store).start()
     conversation.sinks.append(writer)
 

@@ -15,9 +15,19 @@ from callbot.config import Settings
 
 
 def _password(args: argparse.Namespace) -> str:
+    """The new password, its length checked before it is typed again (or refused, from stdin)."""
+    from callbot.store.accounts import MIN_PASSWORD_LENGTH
+
+    too_short = f"the password needs at least {MIN_PASSWORD_LENGTH} characters"
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"{too_short} (read from stdin)")
+        return password
     first = getpass.getpass("password: ")
+    while len(first) < MIN_PASSWORD_LENGTH:
+        print(f"{too_short}; try again", file=sys.stderr)
+        first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise ValueError("the two passwords differ")
     return first
@@ -75,11 +85,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
-    from loguru import logger
-
     from callbot.web.app import run
 
-    logger.add(sys.stderr, level="INFO")
     run(settings, args.host, args.port)
     return 0
 
@@ -100,33 +107,40 @@ def cmd_bench_editor(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
-    web = sub.add_parser("web", help="the ops dashboard and FAQ editor (aiohttp)")
-    web.add_argument("--host")
-    web.add_argument("--port", type=int)
-    web.set_defaults(func=cmd_web)
+    web = sub.add_parser("web", help="the staff dashboard and FAQ editor alone, without "
+                         "answering calls")
+    web.add_argument("--host", help="address to listen on (default: web.host, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port, 8080)")
+    web.set_defaults(func=cmd_web, log_level="INFO")
 
-    users = sub.add_parser("users", help="web accounts").add_subparsers(
-        dest="users_command", required=True)
+    users = sub.add_parser("users", help="staff accounts of the dashboard: add, passwd, "
+                           "disable, list").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="create an account")
-    add.add_argument("username")
-    add.add_argument("--role", choices=("ops", "editor", "admin"), default="ops")
-    for name in ("passwd", "disable"):
-        users.add_parser(name, help=f"{name} an account").add_argument("username")
+    add.add_argument("username", help="login name of the new account")
+    add.add_argument("--role", choices=("ops", "editor", "admin"), default="ops",
+                     help="ops: dashboard; editor: also the FAQ; admin: also accounts "
+                          "(default ops)")
+    for name, what in (("passwd", "set a new password of"), ("disable", "disable")):
+        users.add_parser(name, help=f"{what} an account").add_argument(
+            "username", help="login name of the account")
     users.add_parser("list", help="list accounts")
     for parser in users.choices.values():
         parser.add_argument("--password-stdin", action="store_true",
                             help="read the password from the first line of stdin")
         parser.set_defaults(func=cmd_users)
 
-    store = sub.add_parser("store", help="call-log storage").add_subparsers(
+    store = sub.add_parser("store", help="the call log's storage: purge past the retention "
+                           "periods").add_subparsers(
         dest="store_command", required=True)
     store.add_parser("purge", help="delete what is older than the retention periods") \
         .set_defaults(func=cmd_purge)
 
     bench_web_parser = bench.add_parser("web", help="dashboard p95 with a large call log")
-    bench_web_parser.add_argument("--calls", type=int, default=100_000)
+    bench_web_parser.add_argument("--calls", type=int, default=100_000,
+                                  help="calls in the generated log (default 100000)")
     bench_web_parser.add_argument("--requests", type=int, default=40, help="per page")
-    bench_web_parser.add_argument("--backends", default="sqlite,postgresql")
+    bench_web_parser.add_argument("--backends", default="sqlite,postgresql",
+                                  help="comma-separated: sqlite, postgresql")
     bench_web_parser.set_defaults(func=cmd_bench_web)
     bench.add_parser("editor", help="seconds from an editor's save to a running bot using it") \
         .set_defaults(func=cmd_bench_editor)
