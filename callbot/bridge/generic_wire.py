@@ -3,7 +3,7 @@
 TEXT frames are JSON control messages, BINARY frames are 16-bit little-endian mono PCM
 at the rate given in ``start``::
 
-    → {"type": "start", "call_id": "…", "caller": "+33…", "sample_rate": 8000, "events": false}
+    → {"type": "start", "call_id": "…", "caller": "+33…", "sample_rate": 8000}
     → {"type": "dtmf", "digit": "0"}
     → {"type": "stop"}                              caller hung up
     ← {"type": "started", "call_id": "…"}
@@ -11,10 +11,6 @@ at the rate given in ``start``::
     ← {"type": "transfer", "reason": "caller_asked", "target": "switchboard"}
     ← {"type": "hangup", "reason": "…"}
     ← {"type": "error", "message": "…"}
-    ← {"type": "turn", "turn": {…}}                 each bot turn, when ``start`` asked for events
-
-``"events": true`` asks for each bot turn as the ``callbot chat --script`` JSON line (what was
-heard, the intent and its confidence, the action): the browser phone shows it as a transcript.
 
 The bot sends its audio up to half a second ahead of real time (a busy machine then leaves no
 hole in it): buffer it, play it at real time, and drop what is buffered on ``clear``.
@@ -46,7 +42,6 @@ class GenericMessage:
     caller: str | None = None
     sample_rate: int = 8000
     digit: str = ""
-    events: bool = False
 
     @classmethod
     def parse(cls, text: str) -> GenericMessage:
@@ -65,11 +60,7 @@ class GenericMessage:
                 raise GenericProtocolError(f"sample_rate {rate!r} not supported "
                                            f"(use {' or '.join(map(str, SUPPORTED_RATES_HZ))})")
             caller = _id_text(data.get("caller"), "caller")
-            events = data.get("events", False)
-            if not isinstance(events, bool):
-                raise GenericProtocolError(f"events must be true or false, not {events!r}")
-            return cls("start", _id_text(data.get("call_id"), "call_id"), caller or None, rate,
-                       events=events)
+            return cls("start", _id_text(data.get("call_id"), "call_id"), caller or None, rate)
         if kind == "dtmf":
             digit = data.get("digit")
             if not isinstance(digit, str) or digit not in DTMF_DIGITS:

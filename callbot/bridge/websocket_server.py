@@ -17,7 +17,6 @@ from callbot.bridge.generic_wire import GenericMessage, GenericProtocolError, ou
 from callbot.bridge.limits import CLOSE_POLICY_VIOLATION, BridgeLimits, FloodGuard
 from callbot.bridge.serializers import ChanWebsocketSerializer, GenericSerializer
 from callbot.bridge.transport import BUFFERING_PEER
-from callbot.bridge.turn_relay import TurnRelay
 from callbot.pipeline.call import CallInfo, VoiceStack, log_early_hangup, run_call
 
 #: WebSocket close code "try again later", for calls over capacity.
@@ -136,10 +135,8 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         if start.type != "start":
             raise GenericProtocolError(f'expected {{"type": "start"}} first, got {start.type!r}')
         call_id = start.call_id or uuid.uuid4().hex
-        relay = TurnRelay(connection.send, stack.brain.topic_label) if start.events else None
         info = CallInfo(call_id, request.app.get(CHANNEL_KEY, "websocket"), start.sample_rate,
-                        start.caller, pacing=BUFFERING_PEER,
-                        sinks=(relay.sink,) if relay else ())
+                        start.caller, pacing=BUFFERING_PEER)
         await connection.send(outgoing("started", call_id=call_id))
     except (ConnectionError, asyncio.CancelledError) as exc:  # admitted: still a call
         log_early_hangup(stack, info, f"hung up during the handshake: {type(exc).__name__}")
@@ -154,11 +151,7 @@ async def generic_handler(request: web.Request) -> web.WebSocketResponse:
         return ws
     finally:
         stack.admitting -= 1  # no await from here until run_call counts the call
-    if relay is None:
-        await run_call(stack, connection, GenericSerializer(start.sample_rate), info)
-    else:
-        async with relay.running():
-            await run_call(stack, connection, GenericSerializer(start.sample_rate), info)
+    await run_call(stack, connection, GenericSerializer(start.sample_rate), info)
     return ws
 
 

@@ -95,7 +95,6 @@ class CallInfo:
     sample_rate: int
     caller_id: str | None = None
     pacing: Pacing = PLAYS_AS_RECEIVED  # how the bot's audio goes to this peer
-    sinks: tuple[CallEventSink, ...] = ()  # this call's own listeners (the browser's transcript)
 
 
 def admit_call(stack: VoiceStack, info: CallInfo) -> Conversation:
@@ -106,7 +105,6 @@ def admit_call(stack: VoiceStack, info: CallInfo) -> Conversation:
     conversation.caller_id = info.caller_id
     conversation.run_stage = deadline_runner(stack.deadlines)
     conversation.sinks.extend(stack.sinks)
-    conversation.sinks.extend(info.sinks)
     conversation.open()
     return conversation
 

@@ -1,9 +1,10 @@
 """« Essayer le robot »: a browser phone, so editors hear an answer as callers will.
 
 The page's microphone audio goes over a WebSocket as 16 kHz PCM (an AudioWorklet) into the
-same pipeline as a phone call: the generic bridge protocol, with ``"events": true`` so each
-turn comes back for the live transcript. Without speech models (offline, first run) the page
-still offers the text conversation, over ``/phone/text``, with the same brain.
+same pipeline as a phone call: the generic bridge protocol, whose ``turn`` messages (what was
+heard, the intent and its confidence, the action) make the live transcript. Without speech
+models (offline, first run) the page still offers the text conversation, over ``/phone/text``,
+with the same brain.
 """
 
 from __future__ import annotations

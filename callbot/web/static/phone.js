@@ -1,5 +1,6 @@
-// « Essayer le robot »: the microphone call (/phone/call, generic bridge protocol with
-// events) and the text conversation (/phone/text); both fill the same transcript.
+// « Essayer le robot »: the microphone call (/phone/call, the generic bridge protocol, whose
+// "turn" messages report each bot turn) and the text conversation (/phone/text, whose "turn"
+// messages carry it under "turn"); both fill the same transcript.
 "use strict";
 
 const RATE_HZ = 16000;
@@ -79,7 +80,7 @@ async function call() {
   ws.binaryType = "arraybuffer";
   Object.assign(voice, { ws, context, stream, started: false });
   ws.onopen = () => ws.send(JSON.stringify(
-    { type: "start", sample_rate: RATE_HZ, caller: "navigateur", events: true }));
+    { type: "start", sample_rate: RATE_HZ, caller: "navigateur" }));
   capture.port.onmessage = (event) => {
     if (voice.started && ws.readyState === WebSocket.OPEN) ws.send(event.data);
   };
@@ -93,7 +94,7 @@ async function call() {
       voice.started = true;
       status("En ligne.");
     } else if (message.type === "turn") {
-      showTurn(message.turn);
+      showTurn(message);
     } else if (message.type === "clear") {
       player.port.postMessage("clear");
     } else if (lineEnded(message)) {
