@@ -130,3 +130,20 @@ def test_invalid_kb_refuses_to_start(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe not utf-8")
     with pytest.raises(DataError, match="not UTF-8"):
         LiveKnowledgeBase(path)
+
+
+def test_appointments_messages_and_links_are_read_and_checked(kb: KnowledgeBase,
+                                                               tmp_path: Path) -> None:
+    assert kb.services["etat_civil"].appointments.slot_minutes == 20  # type: ignore[union-attr]
+    assert kb.services["etat_civil"].messages_to == "etat-civil@villebrune.fr"
+    assert kb.topics["id_card_passport"].link.startswith("https://")
+    assert kb.services["piscine"].appointments is None
+    path = _broken_copy(tmp_path, "slot_minutes: 20", "slot_minutes: 2000")
+    text = path.read_text(encoding="utf-8").replace("messages_to: ccas@", "messages_to: ccas-", 1)
+    path.write_text(text.replace("link: https://ants", "link: http://ants", 1), encoding="utf-8")
+    with pytest.raises(DataError) as error:
+        load_knowledge_base(path)
+    messages = " | ".join(p.message for p in error.value.problems)
+    assert "slot_minutes must be a whole number from 5 to 240" in messages
+    assert "is not an e-mail address" in messages
+    assert "link must be an https:// address" in messages

@@ -12,7 +12,16 @@ from datetime import date, datetime
 from pathlib import Path
 
 from callbot.kb.hours import parse_hours
-from callbot.kb.model import WEEKDAYS_FR, Closure, Entry, KnowledgeBase, Service, Topic, TopicKind
+from callbot.kb.model import (
+    WEEKDAYS_FR,
+    Appointments,
+    Closure,
+    Entry,
+    KnowledgeBase,
+    Service,
+    Topic,
+    TopicKind,
+)
 from callbot.kb.slots import SLOT_PATTERN, check_slot
 from callbot.kb.speakable import unspeakable
 from callbot.nlu.intents import TOPIC_INTENTS
@@ -23,6 +32,9 @@ from callbot.yaml_lines import LineDict, load_yaml
 MAX_FIRST_SENTENCE_WORDS = 30
 MIN_TOPIC_QUESTIONS = 3
 MIN_ENTRY_QUESTIONS = 2
+MIN_SLOT_MINUTES, MAX_SLOT_MINUTES = 5, 240
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_LINK = re.compile(r"https://[^\s]+")
 #: Topic files beside the main file: ``nlu_data/topics/*.yml`` (see its README).
 TOPICS_DIR = "topics"
 _HOURS_IN_PROSE = re.compile(r"\b\d{1,2}\s?h(?:\s?\d{2})?\s?(?:-|à)\s?\d{1,2}\s?h", re.IGNORECASE)
@@ -105,7 +117,40 @@ class _Reader:
             hours=tuple(hours) if len(hours) == 7 else ((),) * 7,
             closures=closures,
             access=self.spoken_text(block, "access", where, required=False),
+            appointments=self.appointments(block, where),
+            messages_to=self.email(block, "messages_to", where),
         )
+
+    def appointments(self, block: LineDict, where: str) -> Appointments | None:
+        """``appointments: {calendar: etat-civil, slot_minutes: 20}``: booked by phone."""
+        item = block.get("appointments")
+        if item is None:
+            return None
+        if not isinstance(item, LineDict) or not self.text(item, "calendar", required=False):
+            self.error(block.line_of("appointments"), f"{where}: appointments needs a "
+                       "'calendar' (its id in the settings) and may give 'slot_minutes'")
+            return None
+        minutes = item.get("slot_minutes", 20)
+        if type(minutes) is not int or not MIN_SLOT_MINUTES <= minutes <= MAX_SLOT_MINUTES:
+            self.error(item.line_of("slot_minutes"), f"{where}: slot_minutes must be a whole "
+                       f"number from {MIN_SLOT_MINUTES} to {MAX_SLOT_MINUTES}")
+            return None
+        return Appointments(self.text(item, "calendar"), minutes)
+
+    def email(self, block: LineDict, key: str, where: str) -> str:
+        address = self.text(block, key, required=False)
+        if address and not _EMAIL.fullmatch(address):
+            self.error(block.line_of(key), f"{where}: {key} '{address}' is not an e-mail address")
+            return ""
+        return address
+
+    def link(self, block: LineDict, where: str) -> str:
+        url = self.text(block, "link", required=False)
+        if url and not _LINK.fullmatch(url):
+            self.error(block.line_of("link"), f"{where}: link must be an https:// address "
+                       "without spaces (it is sent by SMS)")
+            return ""
+        return url
 
     def closure(self, service_id: str, item: object) -> Closure | None:
         if not isinstance(item, LineDict):
@@ -165,7 +210,7 @@ class _Reader:
         keywords = self.items(block, "keywords", where)
         return Topic(topic_id, service, answer, details, self.spoken_text(block, "label", where),
                      tuple(str(k) for k in keywords), questions, tuple(entries), kind,
-                     bool(block.get("day_hours", False)), self.file)
+                     bool(block.get("day_hours", False)), self.file, self.link(block, where))
 
     def answer_text(self, block: LineDict, key: str, where: str, services: set[str]) -> str:
         """A spoken answer: short first sentence, known slots, hours through slots only."""

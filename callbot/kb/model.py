@@ -31,6 +31,14 @@ class Closure:
 
 
 @dataclass(frozen=True)
+class Appointments:
+    """A service that receives by appointment: the bot books slots in its calendar."""
+
+    calendar: str  # the calendar's id in the settings (``errands.calendar.calendars``)
+    slot_minutes: int = 20
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     name: str
@@ -39,6 +47,8 @@ class Service:
     hours: tuple[tuple[TimeRange, ...], ...]  # index 0 = Monday
     closures: tuple[Closure, ...] = ()
     access: str = ""
+    appointments: Appointments | None = None
+    messages_to: str = ""  # e-mail of the department: messages left when it is closed
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Topic:
     kind: str = TopicKind.ANSWER
     day_hours: bool = False  # a day named by the caller → the service's hours that day
     source: str = ""  # the file it was read from (the editor writes it back there)
+    link: str = ""  # a web page the bot offers to send by SMS (the online procedure)
 
     @property
     def is_redirect(self) -> bool:
