@@ -10,7 +10,9 @@ import asyncio
 import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -19,12 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.brain import Brain
 from callbot.config import Settings
-from callbot.conversation.call_events import CallOutcome
+from callbot.conversation.call_events import CallOutcome, LineEventKind
+from callbot.conversation.model import TransferReason, TurnAction
 from callbot.kb.loader import TOPICS_DIR
+from callbot.nlu.intents import DIALOGUE_INTENTS, NLU_FALLBACK
+from callbot.store import queries
 from callbot.store.accounts import add_user
 from callbot.store.calllog import CallLogWriter
 from callbot.store.database import engine_from_settings, migrate
+from callbot.store.schema import daily_rollups
+from callbot.store.writes import apply_records
+from callbot.web import wording
 from callbot.web.app import init_app
+from callbot.web.dashboard import local_today
 from tests.conftest import DATA_DIR
 from tests.test_store import (
     PG_URL,
@@ -256,6 +265,158 @@ async def test_calls_in_progress_show_live(client: TestClient, web_settings: Set
     conversation.close(CallOutcome.RESOLVED)
     await asyncio.to_thread(writer.close)
     assert "0 appel(s) en cours" in await (await client.get("/live")).text()
+
+
+def _call(call_id: str, channel: str, at: datetime, turns: list[tuple[str, str, str]],
+          outcome: str | None = "resolved", reason: str | None = None) -> list[dict]:
+    """The call log's records of one call: (caller text, intent, action) per turn."""
+    records: list[dict] = [{"type": "call_opened", "call_id": call_id, "seq": 1,
+                            "at": at.isoformat(), "channel": channel, "caller": "c0ffee"}]
+    for i, (text, intent, action) in enumerate(turns, 2):
+        records.append({"type": "turn", "call_id": call_id, "seq": i,
+                        "at": (at + timedelta(seconds=10 * i)).isoformat(), "caller_text": text,
+                        "intent": intent, "confidence": 0.91, "action": action,
+                        "kb_entry": intent if action == "answer" else None, "kb_revision": "r1",
+                        "bot_text": "…", "transfer_reason": reason if action == "transfer"
+                        else None, "latency_ms": 420.0, "latencies": None})
+    if outcome:
+        records.append({"type": "call_closed", "call_id": call_id, "seq": len(records) + 1,
+                        "at": (at + timedelta(seconds=90)).isoformat(), "outcome": outcome,
+                        "transfer_reason": reason, "detail": ""})
+    return records
+
+
+async def _log(engine: AsyncEngine, *calls: list[dict]) -> None:
+    async with engine.begin() as connection:
+        await apply_records(connection, [r for call in calls for r in call])
+
+
+def _text(html: str) -> str:
+    """A page as read: tags out, spaces collapsed."""
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split()).replace("&#39;", "'")
+    return re.sub(r" ([.,])", r"\1", text)
+
+
+def _section(html: str, title: str, next_title: str) -> str:
+    return html.split(title, 1)[1].split(next_title, 1)[0]
+
+
+def test_every_code_of_the_call_log_has_french_words() -> None:
+    assert set(wording.OUTCOMES) == {*map(str, CallOutcome), wording.IN_PROGRESS}
+    assert set(wording.ACTIONS) == set(map(str, TurnAction))
+    assert set(wording.TRANSFER_REASONS) == set(map(str, TransferReason))
+    assert set(wording.LINE_EVENTS) == set(map(str, LineEventKind))
+    assert set(wording.DIALOGUE) == {*DIALOGUE_INTENTS, NLU_FALLBACK}
+    words = wording.Wording({"birth_declaration": "La déclaration de naissance"})
+    assert words.reason("failure:stt") == "panne (stt)" and words.outcome(None) == "en cours"
+    assert words.topic("removed_topic") == "removed_topic" and not words.known("removed_topic")
+
+
+async def test_pages_speak_french_and_count_phone_calls_only(
+        client: TestClient, web_settings: Settings, engine: AsyncEngine) -> None:
+    """Topics by their title, outcomes and actions in French; test calls (chat, the browser
+    phone) in no figure, in the call list on demand with a badge; rollups alike."""
+    day = local_today(web_settings) - timedelta(days=2)  # over: its figures are rolled up
+    at = datetime.combine(day, datetime.min.time()) + timedelta(hours=10)
+    now = datetime.now(ZoneInfo(web_settings.timezone)).replace(tzinfo=None)
+    await _log(engine,
+               _call("phone-1", "sip", at, [("bonjour", "greet", "reprompt"),
+                                            ("mon bébé est né hier", "birth_declaration", "answer"),
+                                            ("au revoir", "goodbye", "hangup")]),
+               _call("phone-2", "sip", at + timedelta(minutes=5),
+                     [("le truc d'avant", "removed_topic", "answer"),
+                      ("un agent", "request_human", "transfer")], "transferred", "caller_asked"),
+               _call("chat-1", "chat", at + timedelta(minutes=9),
+                     [("ma carte d'identité", "id_card_passport", "answer")], "abandoned"),
+               _call("browser-1", "browser", now - timedelta(minutes=1),
+                     [("vous ouvrez quand", "opening_hours", "answer")], outcome=None))
+    await login(client, "ops")
+    period = f"from={day}&to={day}"
+    page = await (await client.get(f"/?{period}")).text()
+    asked = _section(page, "Sujets les plus demandés", "Non compris")
+    assert "La déclaration de naissance</span> <span class=\"code\">birth_declaration" in asked
+    assert "removed_topic" in asked  # a topic removed since: its code name
+    for not_a_topic in ("greet", "goodbye", "request_human", "bonjour", "au revoir"):
+        assert not_a_topic not in asked, not_a_topic
+    assert "carte d" not in asked  # the chat call's topic counts nowhere
+    figures = _text(_section(page, "<h2>Période</h2>", "30 derniers jours"))
+    assert "Appels 2 " in figures and "Réglés par le robot 50%" in figures
+    assert "Transférés à un agent 50%" in figures and "Raccrochés 0%" in figures
+    assert "réglé par le robot" in page and "resolved" not in _text(page)  # the legend
+
+    overview = await queries.overview(engine, local_today(web_settings), day, day)
+    assert overview.period.outcomes == {"resolved": 1, "transferred": 1}
+    assert dict(overview.topics) == {"birth_declaration": 1, "removed_topic": 1}
+    async with engine.begin() as connection:  # a day rolled up before test calls were left
+        await connection.execute(daily_rollups.delete())  # out: counted again
+        await connection.execute(daily_rollups.insert(), [
+            {"day": day.isoformat(), "kind": "done", "key": "", "n": 0},
+            {"day": day.isoformat(), "kind": "outcome", "key": "abandoned", "n": 1}])
+    again = await queries.overview(engine, local_today(web_settings), day, day)
+    assert again.period.outcomes == {"resolved": 1, "transferred": 1}
+
+    listing = await (await client.get(f"/calls?{period}")).text()
+    assert "phone-1" in listing and "phone-2" in listing and "chat-1" not in listing
+    assert "La déclaration de naissance" in listing  # the call's first topic
+    assert "transféré à un agent" in listing and "l&#39;appelant a demandé une personne" in listing
+    assert '<option value="transfer_failed">transfert échoué</option>' in listing
+    tests = await (await client.get(f"/calls?{period}&kind=test")).text()
+    assert "chat-1" in tests and "phone-1" not in tests and 'class="badge"' in tests
+    assert "raccroché" in tests
+    assert "chat-1" in await (await client.get(f"/calls?{period}&channel=chat")).text()
+    assert (await client.get("/calls?kind=robots")).status == 400
+    detail = _text(await (await client.get("/calls/phone-1")).text())
+    assert "issue réglé par le robot" in detail and "relance · compris comme : bonjour" in detail
+    assert "réponse · compris comme : La déclaration de naissance birth_declaration" in detail
+    assert "fin de l'appel · compris comme : au revoir" in detail
+    live = await (await client.get("/live")).text()
+    assert "1 appel(s) en cours" in live and 'class="badge"' in live
+    assert "Les horaires d&#39;ouverture de la mairie" in live
+
+
+async def test_empty_dashboard_says_how_to_place_a_first_call(
+        client: TestClient, web_settings: Settings, engine: AsyncEngine) -> None:
+    first_call = ("Aucun appel pour l'instant. Appelez le standard, ou essayez le robot depuis "
+                  "la page « Essayer le robot » (/phone), ou en terminal : callbot chat --record.")
+    await login(client, "ops")
+    page = await (await client.get("/")).text()
+    assert first_call in _text(page) and "<svg" not in page and 'href="/phone"' in page
+    now = datetime.now(ZoneInfo(web_settings.timezone)).replace(tzinfo=None)
+    await _log(engine, _call("chat-1", "chat", now - timedelta(minutes=5),
+                             [("les horaires", "opening_hours", "answer")]))
+    page = await (await client.get("/")).text()  # a test call is no first call
+    assert first_call in _text(page) and 'href="/calls?kind=test"' in page
+    await _log(engine, _call("phone-1", "sip", now - timedelta(minutes=3),
+                             [("les horaires", "opening_hours", "answer")]))
+    page = await (await client.get("/")).text()
+    assert first_call not in _text(page) and "<svg" in page
+
+
+async def test_add_as_example_menu_has_no_default(
+        client: TestClient, web_settings: Settings, engine: AsyncEngine) -> None:
+    now = datetime.now(ZoneInfo(web_settings.timezone)).replace(tzinfo=None)
+    await _log(engine, _call("phone-1", "sip", now - timedelta(minutes=5),
+                             [("zorglub le vélo rail", "nlu_fallback", "clarify")], "abandoned"))
+    await login(client, "editor")
+    page = await (await client.get("/not-understood")).text()
+    menu = page.split('<select name="intent"', 1)[1].split("</select>", 1)[0]
+    assert menu.startswith(' required><option value="" selected>choisir un sujet…</option>')
+    assert '<option value="birth_declaration">La déclaration de naissance</option>' in menu
+    assert "rien de sûr" in page  # the fallback, as "understood as"
+    examples = web_settings.data_dir / "nlu" / "editor.yml"
+    before = examples.read_text("utf-8") if examples.exists() else None
+    token = csrf_of(page)
+    refused = await client.post("/editor/examples", data={
+        "csrf_token": token, "intent": "", "text": "zorglub le vélo rail"},
+        allow_redirects=False)
+    assert refused.status == 400 and "choose a topic" in await refused.text()
+    assert (examples.read_text("utf-8") if examples.exists() else None) == before
+
+
+async def test_faq_list_shows_slots_readable(client: TestClient) -> None:
+    await login(client, "editor")
+    page = await (await client.get("/editor?q=opening_hours")).text()
+    assert "«[ouvert ou fermé maintenant : mairie]»" in page and "{open_now:mairie}</td>" not in page
 
 
 async def test_metrics_bearer_token(aiohttp_client: object, web_settings: Settings,

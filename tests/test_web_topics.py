@@ -166,8 +166,9 @@ async def test_inbox_group_becomes_questions_of_a_topic_file_topic(
     inbox = await (await client.get("/not-understood?from=2026-12-01&to=2026-12-01")).text()
     group = inbox.split('<section class="group">')[1]
     assert all(s in group for s in sentences) and "Créer un sujet à partir" in group
-    assert '<option value="swimming_pool">' in group  # topic files take questions
-    assert '<option value="birth_declaration">' not in group  # kb.yml's do not
+    questions_form = group.split('action="/editor/questions"')[1]
+    assert '<option value="swimming_pool">' in questions_form  # topic files take questions
+    assert '<option value="birth_declaration">' not in questions_form  # kb.yml's do not
     sample = data.data_dir / TOPICS_DIR / "sample.yml"
     status, body, _ = await post(client, "/editor/questions", {
         "topic": "swimming_pool", "text": "vous avez des cours de natation"}, "/not-understood")

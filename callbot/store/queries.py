@@ -2,6 +2,7 @@
 
 Days and hours are stored per call; the period figures come from daily rollups
 (``callbot.store.rollups``), so a month costs a few thousand small rows, not every turn.
+The figures count phone calls only; the call list shows test calls when asked (``kind``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callbot.nlu.intents import DIALOGUE_INTENTS, NLU_FALLBACK, is_topic
 from callbot.store import rollups
+from callbot.store.rollups import is_test_call
 from callbot.store.schema import NOT_UNDERSTOOD_SQL, calls, line_events, turns
 
 STALE_CALL_SEC = 2 * 3600  # a call "in progress" for longer died with its process
+#: Which calls a list shows: the phone's (what the figures count), the tests, or all.
+PHONE, TESTS, ALL = "phone", "test", "all"
+KINDS = (PHONE, TESTS, ALL)
 
 
 @dataclass(frozen=True)
@@ -26,10 +32,15 @@ class CallFilter:
     outcome: str | None = None
     channel: str | None = None
     intent: str | None = None
+    kind: str = PHONE
 
     def where(self) -> list:
         clauses = [calls.c.day >= self.first_day.isoformat(),
                    calls.c.day <= self.last_day.isoformat()]
+        if self.kind == PHONE:
+            clauses.append(~is_test_call(calls.c.channel))
+        elif self.kind == TESTS:
+            clauses.append(is_test_call(calls.c.channel))
         if self.outcome == "in_progress":
             clauses.append(calls.c.outcome.is_(None))
         elif self.outcome:
@@ -78,7 +89,8 @@ class Overview:
     period: PeriodStats
     trend: list[dict]  # one row per day of the 30 up to the period's end
     hours: list[int]  # calls per local hour over the period
-    intents: list[tuple[str, int]]  # most asked over the period
+    intents: list[tuple[str, int]]  # most frequent intents over the period, dialogue acts too
+    topics: list[tuple[str, int]]  # most asked topics: no greeting, goodbye, fallback…
 
 
 async def overview(engine: AsyncEngine, today: date, first_day: date, last_day: date,
@@ -100,13 +112,32 @@ async def overview(engine: AsyncEngine, today: date, first_day: date, last_day: 
         today=_stats(rollups.Counts(today_rows)), period=_stats(period), trend=trend,
         hours=[period["hour"][str(h)] for h in range(24)],
         intents=period["intent"].most_common(top),
+        topics=[(i, n) for i, n in period["intent"].most_common() if is_topic(i)][:top],
     )
+
+
+async def calls_logged(engine: AsyncEngine) -> tuple[bool, bool]:
+    """Whether the log holds any phone call, and any test call: the dashboard's empty state."""
+    async with engine.connect() as connection:
+        found = await connection.execute(select(exists().where(~is_test_call(calls.c.channel)),
+                                                exists().where(is_test_call(calls.c.channel))))
+        phone, test = found.one()
+    return bool(phone), bool(test)
+
+
+def _topic_of_call(last: bool = False) -> ColumnElement:
+    """The call's first (or latest) topic: what it was about, for a list row."""
+    seq = turns.c.seq.desc() if last else turns.c.seq
+    return (select(turns.c.intent).where(turns.c.call_id == calls.c.id,
+                                         turns.c.intent.notin_((*DIALOGUE_INTENTS, NLU_FALLBACK)))
+            .order_by(seq).limit(1).correlate(calls).scalar_subquery())
 
 
 async def calls_in_progress(engine: AsyncEngine, now: datetime) -> list[dict]:
     turn_count = (select(func.count()).where(turns.c.call_id == calls.c.id)
                   .correlate(calls).scalar_subquery())
-    query = (select(calls.c.id, calls.c.channel, calls.c.started_at, turn_count.label("turns"))
+    query = (select(calls.c.id, calls.c.channel, calls.c.started_at, turn_count.label("turns"),
+                    _topic_of_call(last=True).label("topic"))
              .where(calls.c.outcome.is_(None),
                     calls.c.started_at > now - timedelta(seconds=STALE_CALL_SEC))
              .order_by(calls.c.started_at.desc()).limit(100))
@@ -139,8 +170,10 @@ def _call_list_query(where: CallFilter) -> Select:
 
 async def list_calls(engine: AsyncEngine, where: CallFilter, limit: int = 50,
                      offset: int = 0) -> list[dict]:
+    """A page of the call list, each call with the first topic asked in it."""
+    query = _call_list_query(where).add_columns(_topic_of_call().label("topic"))
     async with engine.connect() as connection:
-        rows = await connection.execute(_call_list_query(where).limit(limit).offset(offset))
+        rows = await connection.execute(query.limit(limit).offset(offset))
         return [dict(r._mapping) for r in rows]
 
 
@@ -168,7 +201,7 @@ async def call_detail(engine: AsyncEngine, call_id: str) -> tuple[dict, list[dic
 
 async def channels(engine: AsyncEngine, where: CallFilter) -> list[str]:
     """The channels calls came by in the filter's days (the day index, not every call)."""
-    days = CallFilter(where.first_day, where.last_day).where()
+    days = CallFilter(where.first_day, where.last_day, kind=ALL).where()
     async with engine.connect() as connection:
         found = [c for (c,) in await connection.execute(
             select(calls.c.channel).where(*days).distinct())]

@@ -6,6 +6,7 @@ turn. Kinds of rows: ``outcome``, ``hour``, ``short`` (calls under two minutes),
 ``intent``; a ``done`` row marks a day as rolled up. Today is always counted live from
 the call log with the same queries. A late write to a past day (a spool replayed, a call
 closed after midnight) deletes that day's rollup, which the next page view rebuilds.
+Only phone calls are counted: test calls (``TEST_CHANNELS``) would skew the town's figures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Integer, and_, cast, delete, func, literal, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, cast, delete, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -24,6 +25,12 @@ TWO_MINUTES_SEC = 120.0
 DURATION_BUCKET_SEC = 1.0
 LATENCY_BUCKET_MS = 10.0
 DONE = "done"
+#: The key of a day's ``done`` row: how its rows were counted. A day rolled up by an earlier
+#: counting (with the test calls, before issue 14) is counted again.
+COUNTING = "phone-calls"
+#: Channels of test calls: ``callbot chat --record`` and the « Essayer le robot » page (its
+#: text and its voice). Left out of the dashboard's figures, listed apart in the call list.
+TEST_CHANNELS: tuple[str, ...] = ("chat", "browser")
 
 Row = tuple[str, str, str, int]  # day, kind, key, n
 
@@ -75,12 +82,27 @@ def _day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
             datetime.combine(last + timedelta(days=1), datetime.min.time()))
 
 
+def is_test_call(channel: ColumnElement) -> ColumnElement:
+    """The one test of "a test call", for the rollups and the call list alike."""
+    return channel.in_(TEST_CHANNELS)
+
+
+def _test_calls_of(first: date, last: date) -> Select:
+    """Ids of the test calls whose turns may fall in these days (a call started the evening
+    before runs past midnight): few, so ``NOT IN`` them stays cheap."""
+    return select(calls.c.id).where(is_test_call(calls.c.channel),
+                                    calls.c.day >= (first - timedelta(days=1)).isoformat(),
+                                    calls.c.day <= last.isoformat())
+
+
 async def count_days(connection: AsyncConnection, first: date, last: date) -> list[Row]:
-    """The rollup rows of these days, counted from the call log itself."""
-    in_days = and_(calls.c.day >= first.isoformat(), calls.c.day <= last.isoformat())
+    """The rollup rows of these days, counted from the call log itself (phone calls)."""
+    in_days = and_(calls.c.day >= first.isoformat(), calls.c.day <= last.isoformat(),
+                   ~is_test_call(calls.c.channel))
     start, end = _day_bounds(first, last)
     turn_day = func.date(turns.c.at)
-    in_turns = and_(turns.c.at >= start, turns.c.at < end)
+    in_turns = and_(turns.c.at >= start, turns.c.at < end,
+                    turns.c.call_id.notin_(_test_calls_of(first, last)))
     queries = {
         "outcome": select(calls.c.day, calls.c.outcome, func.count()).where(in_days)
         .group_by(calls.c.day, calls.c.outcome),
@@ -160,15 +182,18 @@ def _stored(first: date, last: date) -> list:
 
 
 async def _ensure(connection: AsyncConnection, first: date, last: date) -> None:
+    """Roll up the days not done yet by this counting; rows of an older one go first."""
     done = {day for (day,) in await connection.execute(select(daily_rollups.c.day).where(
-        daily_rollups.c.kind == DONE, daily_rollups.c.day >= first.isoformat(),
-        daily_rollups.c.day <= last.isoformat()))}
+        daily_rollups.c.kind == DONE, daily_rollups.c.key == COUNTING,
+        daily_rollups.c.day >= first.isoformat(), daily_rollups.c.day <= last.isoformat()))}
     missing = [d for d in _days(first, last) if d.isoformat() not in done]
     if not missing:
         return
     counted = await count_days(connection, missing[0], missing[-1])
     wanted = {d.isoformat() for d in missing}
-    rows = [r for r in counted if r[0] in wanted] + [(d, DONE, "", 0) for d in sorted(wanted)]
+    await forget(connection, wanted)
+    rows = [r for r in counted if r[0] in wanted] + [(d, DONE, COUNTING, 0)
+                                                     for d in sorted(wanted)]
     await connection.execute(insert_ignoring_duplicates(connection, daily_rollups), [
         {"day": day, "kind": kind, "key": key, "n": n} for day, kind, key, n in rows])
     await connection.commit()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from callbot.web.wording import OUTCOMES
+
 WIDTH, HEIGHT, GAP = 720, 160, 2
 COLOURS = {"resolved": "#2e7d32", "transferred": "#f9a825",
            "transfer_failed": "#ef6c00", "abandoned": "#9e9e9e",
@@ -39,11 +41,18 @@ def stacked_days(days: list[dict]) -> Markup:
                 y -= height
                 parts.append(f'<rect x="{i * width:.1f}" y="{y:.1f}" width="{width - GAP:.1f}" '
                              f'height="{height:.1f}" fill="{colour}"><title>{day["day"]} '
-                             f'{outcome}: {day.get(outcome, 0)}</title></rect>')
+                             f'{OUTCOMES[outcome]} : {day.get(outcome, 0)}</title></rect>')
         if i % 5 == 0:
             parts.append(f'<text x="{i * width:.1f}" y="{HEIGHT - 5}" font-size="9">'
                          f'{day["day"][5:]}</text>')
     return _svg(parts)
+
+
+def legend() -> Markup:
+    """The trend chart's colours, named as the pages name outcomes."""
+    return Markup("".join(  # noqa: S704
+        f'<span class="swatch" style="background:{colour}"></span>{escape(OUTCOMES[outcome])} '
+        for outcome, colour in COLOURS.items()))
 
 
 def _svg(parts: list[str]) -> Markup:

@@ -144,3 +144,7 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
     bench_web_parser.set_defaults(func=cmd_bench_web)
     bench.add_parser("editor", help="seconds from an editor's save to a running bot using it") \
         .set_defaults(func=cmd_bench_editor)
+
+    from callbot.demo import register as register_demo  # `callbot demo`, in its own module
+
+    register_demo(sub, bench)

@@ -1,4 +1,8 @@
-"""Ops pages: the dashboard, the call list with filters, one call's story, the CSV export."""
+"""Ops pages: the dashboard, the call list with filters, one call's story, the CSV export.
+
+Every page names topics, outcomes and actions in French (``callbot.web.wording``); the
+dashboard's figures count phone calls only, the call list shows test calls on demand.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,19 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from callbot.config import Settings
+from callbot.kb.model import KnowledgeBase
 from callbot.nlu.intents import TOPIC_INTENTS
 from callbot.problems import DataError
 from callbot.store import queries
+from callbot.store.rollups import TEST_CHANNELS
 from callbot.web.auth import requires
-from callbot.web.charts import bar_chart, stacked_days
+from callbot.web.charts import bar_chart, legend, stacked_days
 from callbot.web.inbox import group_sentences
 from callbot.web.keys import EDITOR, ENGINE, SETTINGS
+from callbot.web.wording import OUTCOMES, Wording
 
-OUTCOMES = ("resolved", "transferred", "transfer_failed", "abandoned", "error", "in_progress")
+CALL_KINDS = {queries.PHONE: "appels téléphoniques", queries.TESTS: "appels de test",
+              queries.ALL: "tous les appels"}
 CSV_COLUMNS = ("id", "channel", "started_at", "ended_at", "duration_sec", "outcome",
                "transfer_reason", "caller")
 PAGE_SIZE = 50
@@ -66,8 +74,24 @@ def call_filter(request: web.Request, default_days: int = 7) -> queries.CallFilt
     outcome = query.get("outcome") or None
     if outcome and outcome not in OUTCOMES:
         raise web.HTTPBadRequest(text=f"outcome must be one of {', '.join(OUTCOMES)}")
-    return queries.CallFilter(first, last, outcome, query.get("channel") or None,
-                              query.get("intent") or None)
+    channel = query.get("channel") or None
+    # a test channel asked by name is shown, whatever the kind (it would list nothing)
+    kind = query.get("kind") or (queries.ALL if channel in TEST_CHANNELS else queries.PHONE)
+    if kind not in queries.KINDS:
+        raise web.HTTPBadRequest(text=f"kind must be one of {', '.join(queries.KINDS)}")
+    return queries.CallFilter(first, last, outcome, channel, query.get("intent") or None, kind)
+
+
+async def _knowledge_base(request: web.Request) -> KnowledgeBase | None:
+    """The topics' titles come from it; ``None`` while its files cannot be read."""
+    try:
+        return await asyncio.to_thread(request.app[EDITOR].current)
+    except DataError:  # broken from the start: code names, and the editor says why
+        return None
+
+
+async def _words(request: web.Request) -> Wording:
+    return Wording.of(await _knowledge_base(request))
 
 
 @requires("ops")
@@ -76,15 +100,22 @@ async def dashboard(request: web.Request) -> dict:
     engine = request.app[ENGINE]
     period = call_filter(request)
     figures = await queries.overview(engine, today(request), period.first_day, period.last_day)
+    quiet = not (figures.today.calls or figures.period.calls or any(d["total"] for d in
+                                                                      figures.trend))
+    phone_calls, test_calls = await queries.calls_logged(engine) if quiet else (True, False)
     return {
         "period": period,
+        "first_call": not phone_calls,  # nothing to chart yet: how to place a first call
+        "test_calls": test_calls,
         "today": figures.today,
         "stats": figures.period,
         "trend_svg": stacked_days(figures.trend),
+        "legend": legend(),
         "hours_svg": bar_chart([f"{h}h" for h in range(24)], figures.hours),
-        "intents": figures.intents,
+        "topics": figures.topics,
         "not_understood": await queries.not_understood(engine, period.first_day,
                                                        period.last_day, 20),
+        "words": await _words(request),
     }
 
 
@@ -94,7 +125,8 @@ async def live(request: web.Request) -> web.Response:
     now = local_now(request)
     response = aiohttp_jinja2.render_template("live.html", request, {
         "live": await queries.calls_in_progress(request.app[ENGINE], now), "now": now,
-        "refresh_sec": LIVE_REFRESH_SEC})
+        "refresh_sec": LIVE_REFRESH_SEC, "words": await _words(request),
+        "test_channels": TEST_CHANNELS})
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -112,9 +144,13 @@ async def call_list(request: web.Request) -> dict:
         raise web.HTTPBadRequest(text=f"page must be at most {MAX_PAGE}")
     engine = request.app[ENGINE]
     rows = await queries.list_calls(engine, where, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE)
+    words = await _words(request)
+    asked = [where.intent] if where.intent and where.intent not in words.titles else []
     return {"where": where, "calls": rows[:PAGE_SIZE], "page": page,
             "more": len(rows) > PAGE_SIZE, "channels": await queries.channels(engine, where),
-            "outcomes": OUTCOMES, "query": dict(request.query)}
+            "outcomes": OUTCOMES, "kinds": CALL_KINDS, "test_channels": TEST_CHANNELS,
+            "topics": words.topics([*words.titles, *asked]), "words": words,
+            "query": dict(request.query)}
 
 
 @requires("ops")
@@ -124,7 +160,8 @@ async def call_view(request: web.Request) -> dict:
     if found is None:
         raise web.HTTPNotFound(text="no such call")
     call, steps = found
-    return {"call": call, "steps": steps}
+    return {"call": call, "steps": steps, "words": await _words(request),
+            "test_channels": TEST_CHANNELS}
 
 
 @requires("ops")
@@ -136,16 +173,16 @@ async def not_understood(request: web.Request) -> dict:
     rows = await queries.not_understood(request.app[ENGINE], where.first_day, where.last_day,
                                         INBOX_SENTENCES)
     groups = await asyncio.to_thread(group_sentences, rows)
-    try:
-        kb = await asyncio.to_thread(request.app[EDITOR].knowledge_base)
-    except DataError:  # the files on disk are broken: the editor page says why
-        takes_questions = []
-    else:
+    kb = await _knowledge_base(request)
+    words = Wording.of(kb)
+    takes_questions: list[tuple[str, str]] = []
+    if kb is not None:
         main_file = str(kb.files[0]) if kb.files else ""
         takes_questions = sorted(((t.id, t.label) for t in kb.topics.values()
                                   if t.source and t.source != main_file), key=lambda t: t[1])
-    return {"where": where, "rows": rows, "groups": groups, "intents": sorted(TOPIC_INTENTS),
-            "question_topics": takes_questions}
+    examples_of = [i for i in TOPIC_INTENTS if i in words.titles]  # the classifier's topics
+    return {"where": where, "rows": rows, "groups": groups, "intents": words.topics(examples_of),
+            "question_topics": takes_questions, "words": words}
 
 
 @requires("ops")

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.config import Settings
 from callbot.kb.answers import answer_topic
+from callbot.kb.live import LiveKnowledgeBase
 from callbot.kb.loader import load_knowledge_base
 from callbot.kb.model import KnowledgeBase
 from callbot.kb.speakable import to_spoken
@@ -81,6 +82,7 @@ class FaqEditor:
     accuracy_of: Callable[[TrainingData], float] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _trained_for: str | None = None  # the examples text whose model is in the cache
+    _live: LiveKnowledgeBase | None = field(default=None, repr=False)
 
     @property
     def kb_path(self) -> Path:
@@ -96,6 +98,14 @@ class FaqEditor:
 
     def knowledge_base(self) -> KnowledgeBase:
         return load_knowledge_base(self.kb_path)
+
+    def current(self) -> KnowledgeBase:
+        """The knowledge base for pages that only read it (topic titles): loaded once, again
+        when a file changes (a stat per view, not a 0.7 s load), the last valid one while
+        the files are broken. ``DataError`` if they were broken from the start."""
+        if self._live is None:
+            self._live = LiveKnowledgeBase(self.kb_path)
+        return self._live.refresh()
 
     def topic(self, topic_id: str) -> TopicView:
         files = self.files()
