@@ -14,13 +14,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from callbot.config import Settings, StoreSettings
+from callbot.doctor_check import Check, Status, one_line
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -29,34 +28,6 @@ if TYPE_CHECKING:
 
 DATABASE_TIMEOUT_SEC = 8.0  # above the driver's own connect timeout (5 s), which says more
 NTP_TIMEOUT_SEC = 3.0
-
-
-class Status(StrEnum):
-    OK = "OK"
-    WARN = "WARN"
-    FAIL = "FAIL"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One finding: what was checked, and how to fix it when it is not OK."""
-
-    status: Status
-    what: str
-    fix: str = ""
-
-    def line(self) -> str:
-        return f"{self.status:<4}  {self.what}" + (f"  — {self.fix}" if self.fix else "")
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one readable line: drivers' messages span lines, and SQLAlchemy wraps
-    the driver's error (kept in ``orig``, raised from the real one) in its own words."""
-    orig = getattr(exc, "orig", None)
-    if isinstance(orig, BaseException):
-        exc = orig.__cause__ or orig
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # --- speech models -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callbot.config import Settings, SipSettings
-from callbot.doctor import Check, Status, one_line
+from callbot.doctor_check import Check, Status, one_line
 
 RASA_TIMEOUT_SEC = 3.0
 #: ``/proc/net/*`` socket states: TCP_LISTEN, and UDP's "unconnected" (a bound socket).

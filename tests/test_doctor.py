@@ -19,8 +19,6 @@ import pytest
 
 from callbot.config import Settings, SipSettings, StoreSettings
 from callbot.doctor import (
-    Check,
-    Status,
     check_clock,
     check_database,
     check_knowledge_base,
@@ -28,6 +26,7 @@ from callbot.doctor import (
     check_nlu,
     check_ntp,
 )
+from callbot.doctor_check import Check, Status
 from callbot.doctor_net import check_listeners, check_rasa, check_sip, sip_uri_host
 from callbot.nlu.backend import load_embedded_nlu
 from callbot.speech.registry import load_registry
