@@ -127,8 +127,11 @@ def test_sip_overload_completes_or_refuses_every_call(settings: Settings, brain:
                                       "--call-sec", "12"])
     figures = bench_load(settings, args)
     assert all(key in figures for key in KEYS)
-    assert (figures["calls_offered"], figures["calls_completed"], figures["calls_refused"],
-            figures["calls_failed"]) == (4, 2, 2, 0), figures["phases"]
+    # arrivals at 0, 3, 6, 9 s (and 12 s when the machine is slow to stop the phase): the
+    # first two are answered, every later one is refused, none fails
+    assert figures["calls_offered"] in (4, 5), figures["phases"]
+    assert (figures["calls_completed"], figures["calls_failed"]) == (2, 0), figures["phases"]
+    assert figures["calls_refused"] == figures["calls_offered"] - 2, figures["phases"]
     assert figures["log_records_lost"] == 0
     assert figures["calls_in_store"] == figures["calls_ended_in_serve_log"] == 2
     assert figures["max_concurrent"] == 2
