@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,10 @@ from aiohttp.test_utils import TestClient
 
 from callbot.brain import Brain
 from callbot.config import Settings, StoreSettings
-from callbot.ports import free_port
 from callbot.speech.audio import read_wav, resample_pcm16, silence, write_wav
 from callbot.store.accounts import add_user
 from callbot.store.database import engine_from_settings, migrate
-from callbot.voice_server import VoiceServer, voice_server
+from callbot.voice_server import VoiceServer
 from callbot.web.app import init_app
 from callbot.web.phone import PhoneLine
 from tests.test_web import PASSWORD, login
@@ -88,21 +86,13 @@ def _fake_microphone(target: Path) -> Path:
     return write_wav(target, audio, 16000)
 
 
-@pytest.fixture(scope="module")
-def serve_with_web(nlu_cache: Path, brain: object) -> Iterator[tuple[VoiceServer, str]]:
-    port = free_port()
-    with voice_server(nlu_cache, stt_engine="whisper", CALLBOT_WEB__ENABLED="true",
-                      CALLBOT_WEB__PORT=str(port)) as server:
-        yield server, f"http://127.0.0.1:{port}"
-
-
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is missing (scripts/test "
                     "installs it)")
 def test_a_call_from_the_browser_microphone_is_answered_and_logged(
-        serve_with_web: tuple[VoiceServer, str], tmp_path: Path) -> None:
+        french_server: tuple[VoiceServer, str], tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    server, base = serve_with_web
+    server, base = french_server
     found = re.search(r"as 'admin' with the one-time password (\S+)", server.log_text())
     assert found, server.log_text()[-3000:]
     microphone = _fake_microphone(tmp_path / "question.wav")

@@ -113,10 +113,9 @@ def test_sigterm_stops_gracefully(nlu_cache: Path, brain: object) -> None:
         assert "stopping: no new calls" in running.log_text()
 
 
-@pytest.fixture(scope="module")
-def whisper_server(nlu_cache: Path, brain: object) -> Iterator[VoiceServer]:
-    with voice_server(nlu_cache, stt_engine="whisper") as running:
-        yield running
+@pytest.fixture
+def whisper_server(french_server: tuple[VoiceServer, str]) -> VoiceServer:
+    return french_server[0]
 
 
 @pytest.mark.parametrize(
