@@ -1,6 +1,8 @@
 """The retention purge: calls older than the configured period are really deleted.
 
-Turns and line events go with their call (``ON DELETE CASCADE``). On SQLite the file is
+Turns and line events go with their call (``ON DELETE CASCADE``); messages left out of
+hours, done or not, go when they are as old, or with their call (they name it without a
+foreign key, so they are deleted explicitly, before it). On SQLite the file is
 written with ``secure_delete`` (the bytes are overwritten); on PostgreSQL a ``VACUUM``
 follows so dead rows do not linger in the table files. Recordings, when recording is
 switched on, have their own period and are deleted from disk the same way.
@@ -17,7 +19,7 @@ from loguru import logger
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callbot.store.schema import audit_log, calls, daily_rollups, web_sessions
+from callbot.store.schema import audit_log, calls, daily_rollups, messages, web_sessions
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class PurgeReport:
     calls: int
     recordings: int
     sessions: int
+    messages: int
 
 
 async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
@@ -33,8 +36,11 @@ async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
     """Delete what is older than the retention periods; return how much went."""
     cutoff = now - timedelta(days=retention_days)
     async with engine.begin() as connection:
+        old_calls = select(calls.c.id).where(calls.c.started_at < cutoff)
         doomed = (await connection.execute(
             select(func.count()).select_from(calls).where(calls.c.started_at < cutoff))).scalar_one()
+        gone_messages = (await connection.execute(delete(messages).where(
+            (messages.c.created_at < cutoff) | messages.c.call_id.in_(old_calls)))).rowcount
         await connection.execute(delete(calls).where(calls.c.started_at < cutoff))
         await connection.execute(delete(daily_rollups).where(
             daily_rollups.c.day < cutoff.date().isoformat()))
@@ -42,15 +48,15 @@ async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
             delete(web_sessions).where(web_sessions.c.expires_at < now))).rowcount
         await connection.execute(delete(audit_log).where(
             audit_log.c.at < now - timedelta(days=audit_retention_days)))
-    if engine.dialect.name == "postgresql" and doomed:
+    if engine.dialect.name == "postgresql" and (doomed or gone_messages):
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.exec_driver_sql("VACUUM calls, turns, line_events")
+            await autocommit.exec_driver_sql("VACUUM calls, turns, line_events, messages")
     removed = await asyncio.to_thread(_purge_recordings, recordings_dir,
                                       now - timedelta(days=recording_retention_days))
     logger.info(f"purge: {doomed} call(s) before {cutoff:%Y-%m-%d}, {removed} recording(s), "
-                f"{expired} expired session(s)")
-    return PurgeReport(doomed, removed, expired)
+                f"{expired} expired session(s), {gone_messages} message(s)")
+    return PurgeReport(doomed, removed, expired, gone_messages)
 
 
 def _purge_recordings(directory: Path | None, cutoff: datetime) -> int:

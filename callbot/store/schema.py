@@ -89,6 +89,26 @@ line_events = Table(
     UniqueConstraint("call_id", "seq", name="uq_line_events_call_seq"),
 )
 
+#: Messages left while a department is closed. ``call_id`` has no foreign key on purpose:
+#: the message is written at once while the call log writes the call through its queue (or
+#: its spool, when the database was away), so the call row may come later; the retention
+#: purge deletes the messages of purged calls explicitly.
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("service", String(64), nullable=False),  # the knowledge base's service id
+    Column("text", Text, nullable=False),  # the transcript, redacted
+    Column("callback", String(64), nullable=False),  # as given: agents dial it; never logged
+    Column("wants_callback", Boolean, nullable=False),
+    Column("mailed_to", String(254), nullable=False),  # "": not sent
+    Column("mail_error", String(300), nullable=False),  # "": sent, or not tried
+    Column("done_at", DateTime),
+    Column("done_by", String(64)),
+    Index("ix_messages_done_created", "done_at", "created_at"),
+)
+
 users = Table(
     "users", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),

@@ -23,7 +23,7 @@ from callbot.config import Settings
 from callbot.speech.preview import piper_preview
 from callbot.store import rollups
 from callbot.store.database import engine_from_settings, migrate
-from callbot.web import admin, auth, dashboard, editor, metrics, phone
+from callbot.web import admin, auth, dashboard, editor, messages, metrics, phone
 from callbot.web.faq import FaqEditor
 from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE, SETTINGS
 from callbot.web.phone import PHONE, PhoneLine
@@ -96,7 +96,7 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None,
             await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(database)
-    for module in (auth, metrics, dashboard, editor, admin, phone):
+    for module in (auth, metrics, dashboard, editor, admin, phone, messages):
         app.add_routes(module.routes())
     app.router.add_static("/static", HERE / "static")
     return app
