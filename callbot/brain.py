@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,19 +24,36 @@ from callbot.nlu.knowledge import KnowledgeNLU, LiveRetriever
 from callbot.nlu.live import LiveNLU
 from callbot.nlu.retriever import TopicRetriever
 
+if TYPE_CHECKING:
+    from callbot.errands.runner import ErrandRunner
+
 
 @dataclass
 class Brain:
     settings: Settings
     nlu: KnowledgeNLU  # the classifier (``LiveNLU``) and the topic retriever
     kb: LiveKnowledgeBase
+    #: the calendar and SMS connectors of ``errands`` settings; None when none is configured
+    errands: ErrandRunner | None = None
 
     @classmethod
     def load(cls, settings: Settings) -> Brain:
         """Load everything; raises ``DataError`` when the data or knowledge base is invalid."""
         kb = LiveKnowledgeBase(settings.knowledge_base_path)
         classifier = LiveNLU(lambda: cls.load_nlu(settings), settings.data_dir)  # swapped on change
-        return cls(settings, cls.knowledge_nlu(settings, classifier, kb.refresh), kb)
+        return cls(settings, cls.knowledge_nlu(settings, classifier, kb.refresh), kb,
+                   cls.errand_runner(settings))
+
+    @staticmethod
+    def errand_runner(settings: Settings) -> ErrandRunner | None:
+        """Appointments and SMS when a calendar or an SMS gateway is configured."""
+        from callbot.errands.connectors.factory import build_connectors
+        from callbot.errands.runner import ErrandRunner
+
+        connectors = build_connectors(settings.errands, settings.timezone)
+        if connectors.calendar is None and connectors.sms is None:
+            return None
+        return ErrandRunner(connectors)
 
     @staticmethod
     def knowledge_nlu(settings: Settings, classifier: Any,
@@ -118,4 +135,4 @@ class Brain:
 
     def conversation(self, clock: Callable[[], datetime] | None = None) -> Conversation:
         return Conversation(self.nlu.parse, self.kb.refresh, clock or self.local_clock(),
-                            self.policy_params())
+                            self.policy_params(), errands=self.errands)

@@ -337,6 +337,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.web.commands",
     "callbot.fuzz.bench",
     "callbot.fuzz.sip_bench",
+    "callbot.errands.bench",
     "callbot.doctor",
 )
 

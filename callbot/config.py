@@ -17,6 +17,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callbot.errands.connectors.settings import ErrandSettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -214,6 +216,7 @@ class Settings(BaseSettings):
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     sip: SipSettings = Field(default_factory=SipSettings)
     deadlines: DeadlineSettings = Field(default_factory=DeadlineSettings)
+    errands: ErrandSettings = Field(default_factory=ErrandSettings)  # calendar, SMS, e-mail
 
     @property
     def knowledge_base_path(self) -> Path:

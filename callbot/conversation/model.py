@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from callbot.nlu.result import ParseResult
 
@@ -48,8 +49,16 @@ class Tick:
     """Time passed with nothing said: lets the policy enforce the call time limit."""
 
 
+@dataclass(frozen=True)
+class ErrandOutcome:
+    """What carrying out an errand's effect gave (slots found, booked, an error…): the
+    conversation feeds it back so the errand dialogue goes on (``callbot/errands``)."""
+
+    outcome: object
+
+
 Event = (CallStarted | CallerSaid | DtmfPressed | SilenceTimeout | SystemFailure | ServiceStopping
-         | Tick)
+         | Tick | ErrandOutcome)
 
 
 # --- actions: what the bot does --------------------------------------------------------
@@ -103,10 +112,23 @@ class Hangup:
     reason: str
 
 
-Action = Say | Transfer | Hangup
+@dataclass(frozen=True)
+class ErrandEffect:
+    """Something the errand dialogue needs done outside (search the calendar, book, send an
+    SMS): the conversation carries it out and answers with an ``ErrandOutcome``."""
+
+    effect: object
+
+
+Action = Say | Transfer | Hangup | ErrandEffect
 
 
 # --- state -----------------------------------------------------------------------------
+class ErrandState(Protocol):
+    @property
+    def finished(self) -> bool: ...
+
+
 class Expecting(StrEnum):
     """What the bot's last question waits for."""
 
@@ -131,3 +153,6 @@ class CallState:
     silences: int = 0  # in a row
     last_say: Say | None = None
     answers_given: int = 0
+    #: the errand in progress (``callbot.errands.booking.BookingState``): it hears the caller
+    #: first; typed loosely so this module stays below the errands package
+    errand: ErrandState | None = None

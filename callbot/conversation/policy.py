@@ -11,12 +11,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from callbot.conversation import prompts
+from callbot.conversation.errands import SMS_NOT_SENT, ErrandOptions, SmsNotSent, open_errand
 from callbot.conversation.model import (
     Action,
     CallerSaid,
     CallStarted,
     CallState,
     DtmfPressed,
+    ErrandEffect,
+    ErrandOutcome,
     Event,
     Expecting,
     Hangup,
@@ -30,6 +33,7 @@ from callbot.conversation.model import (
     TurnAction,
     Why,
 )
+from callbot.errands import booking
 from callbot.kb.answers import Answer, answer_topic
 from callbot.kb.french import with_preposition
 from callbot.kb.hours import format_moment, is_open, next_opening
@@ -37,6 +41,9 @@ from callbot.kb.model import KnowledgeBase
 from callbot.nlu.intents import NLU_FALLBACK, OUT_OF_SCOPE, is_topic
 from callbot.nlu.result import ParseResult
 
+#: An appointment asked for opens the booking of the first of this many closest topics whose
+#: service takes appointments (the booking reads back the service before it books).
+ERRAND_NEAR_TOPICS = 3
 #: A topic must reach this probability to be named in a clarification question.
 CANDIDATE_MIN_CONFIDENCE = 0.12
 #: A yes/no worded with other words ("oui merci") still counts above this probability.
@@ -68,6 +75,7 @@ class PolicyParams:
 class PolicyContext:
     kb: KnowledgeBase
     params: PolicyParams = PolicyParams()
+    errands: ErrandOptions = ErrandOptions()
 
 
 def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) -> Decision:
@@ -95,9 +103,44 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return _repeat(state)
         case DtmfPressed():
             return _say(state, prompts.DTMF_HELP, TurnAction.REPROMPT, Why())
+        case ErrandOutcome(outcome=SmsNotSent()):
+            return _say(state, f"{SMS_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
+                        Why(), Expecting.ANYTHING_ELSE)
+        case ErrandOutcome(outcome=outcome) if state.errand is not None:
+            return _errand(state, booking.step(state.errand, outcome, now),  # type: ignore[arg-type]
+                           now, ctx, Why())
+        case CallerSaid() if state.errand is not None:
+            said = booking.CallerText(event.parse.text, event.asr_confidence)
+            return _errand(replace(state, silences=0),
+                           booking.step(state.errand, said, now),  # type: ignore[arg-type]
+                           now, ctx, _why(event.parse, ctx))
         case CallerSaid():
             return _on_utterance(replace(state, silences=0), event, now, ctx)
     return state, []
+
+
+def _errand(state: CallState, decision: booking.Decision, now: datetime, ctx: PolicyContext,
+            why: Why) -> Decision:
+    """The errand dialogue's sayings and effects as the call's actions; when it is over, the
+    call goes on ("autre chose ?") or, if it handed over, to a person."""
+    errand, says, effects = decision
+    handover = next((e for e in effects if isinstance(e, booking.Handover)), None)
+    state = replace(state, errand=None if errand.finished else errand, misunderstandings=0)
+    actions: list[Action] = [replace(say, why=why) for say in says]
+    if handover is not None:
+        if not is_open(ctx.kb.switchboard_service, now):
+            return _transfer(state, TransferReason.CALLER_ASKED, now, ctx, why)
+        last = actions[-1] if actions else Say(prompts.TRANSFER, TurnAction.TRANSFER, why)
+        reason = (TransferReason.CALLER_ASKED if handover.reason == "caller_asked"
+                  else TransferReason.NOT_UNDERSTOOD if handover.reason == "not_understood"
+                  else TransferReason.FAILURE)
+        return replace(state, ended=True, last_say=last), [*actions, Transfer(reason)]
+    actions += [ErrandEffect(e) for e in effects]
+    if errand.finished:
+        done = Say(prompts.ANYTHING_ELSE, TurnAction.ANSWER, why)
+        return replace(state, last_say=done, expecting=Expecting.ANYTHING_ELSE), [*actions, done]
+    last_say = next((a for a in reversed(actions) if isinstance(a, Say)), state.last_say)
+    return replace(state, last_say=last_say, expecting=Expecting.QUESTION), actions
 
 
 def _say(state: CallState, text: str, action: TurnAction, why: Why,
@@ -282,6 +325,11 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     chosen = _clarification_choice(state, parse)
     if chosen:
         return _answer(state, chosen, parse, now, ctx)
+    topic_now = intent if answers_directly(parse, confidence, ctx.params) else None
+    near = tuple(m.topic for m in parse.knowledge[:ERRAND_NEAR_TOPICS])  # "annuler mon rdv"
+    errand = open_errand(parse.text, (topic_now, state.topic, *near), ctx.kb, ctx.errands, now)
+    if errand is not None:
+        return _errand(state, errand, now, ctx, _why(parse, ctx, topic_now or state.topic))
     if answers_directly(parse, confidence, ctx.params) and intent in ctx.kb.topics:
         return _answer(state, intent, parse, now, ctx)
     if intent in _CAREFUL_INTENTS and confidence < ctx.params.answer_threshold:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from loguru import logger
 
@@ -26,12 +26,15 @@ from callbot.conversation.call_events import (
     LineEventKind,
     TurnTaken,
 )
+from callbot.conversation.errands import ErrandOptions
 from callbot.conversation.model import (
     Action,
     CallerSaid,
     CallStarted,
     CallState,
     DtmfPressed,
+    ErrandEffect,
+    ErrandOutcome,
     Event,
     Hangup,
     Say,
@@ -50,7 +53,12 @@ from callbot.kb.model import KnowledgeBase
 from callbot.nlu.result import ParseResult
 from callbot.nlu.text import clean_input
 
+if TYPE_CHECKING:
+    from callbot.errands.runner import ErrandRunner
+
 T = TypeVar("T")
+#: Effects and outcomes chained in one turn at most (search → offer is one; book → SMS two).
+MAX_ERRAND_STEPS = 4
 
 
 class StageRunner(Protocol):
@@ -87,6 +95,8 @@ class Conversation:
     #: What the call's events are stamped with when ``clock`` is not the real time (``chat
     #: --now`` fixes it for the opening hours, the call log keeps the real one); None: ``clock``.
     stamp_clock: Callable[[], datetime] | None = field(default=None, repr=False)
+    #: carries the errand dialogues' effects out (calendar, SMS); None: answering only
+    errands: ErrandRunner | None = field(default=None, repr=False)
 
     @property
     def ended(self) -> bool:
@@ -106,12 +116,14 @@ class Conversation:
              parse: ParseResult | None = None,
              latencies_ms: dict[str, float] | None = None) -> BotTurn:
         try:
-            context = PolicyContext(self.knowledge_base(), self.params)
+            options = self.errands.options(self.caller_id) if self.errands else ErrandOptions()
+            context = PolicyContext(self.knowledge_base(), self.params, options)
             if isinstance(event, CallerSaid):  # the only event answered from the KB
                 self.state, actions = self.run_stage("kb", decide, self.state, event,
                                                      self.clock(), context)
             else:
                 self.state, actions = decide(self.state, event, self.clock(), context)
+            actions = self._carry_out_errands(actions, context)
         except Exception as exc:  # the policy is pure: what raises in it is the knowledge base
             logger.opt(exception=exc).error("knowledge base failed; handing the call to a person")
             if isinstance(event, SystemFailure):  # even the transfer decision failed
@@ -132,6 +144,24 @@ class Conversation:
                 reason = f"{reason}:{event.component}"
             self.close(outcome, reason, turn.hangup.reason if turn.hangup else "")
         return turn
+
+    def _carry_out_errands(self, actions: list[Action], context: PolicyContext) -> list[Action]:
+        """Carry out what the errand dialogue asked for (search the calendar, book, send the
+        SMS) and let it answer, until it has something to say: one turn for the caller."""
+        done: list[Action] = []
+        for _ in range(MAX_ERRAND_STEPS):
+            effects = [a.effect for a in actions if isinstance(a, ErrandEffect)]
+            done += [a for a in actions if not isinstance(a, ErrandEffect)]
+            if not effects or self.errands is None:
+                break
+            actions = []
+            for effect in effects:
+                outcome = self.errands.carry_out(effect, self.clock(), self.caller_id)
+                if outcome is not None:
+                    self.state, more = decide(self.state, ErrandOutcome(outcome), self.clock(),
+                                              context)
+                    actions += more
+        return done
 
     def record(self, kind: LineEventKind, detail: str = "") -> None:
         """Something happened on the line (barge-in, key, silence, error): log it, no turn."""

@@ -1,0 +1,71 @@
+"""The main policy's door to the errand dialogues: which sentence opens one, for which service.
+
+Pure, like the policy: "je voudrais prendre rendez-vous pour ma carte d'identité" opens the
+booking dialogue of the topic's service when that service takes appointments and a calendar
+is configured; "annuler" or "déplacer" + "rendez-vous" open the cancel and move dialogues.
+Without a configured calendar nothing changes: the topic's answer says how to book.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from callbot.errands import booking
+from callbot.kb.model import KnowledgeBase, Service
+from callbot.nlu.text import fold
+
+_APPOINTMENT = re.compile(r"\b(?:rendez vous|rdv|reserver|reservation|un creneau)\b")
+_CANCEL = re.compile(r"\b(?:annuler|annule|decommander|supprimer)\b")
+_MOVE = re.compile(r"\b(?:deplacer|changer|reporter|decaler|modifier|avancer)\b")
+
+
+@dataclass(frozen=True)
+class ErrandOptions:
+    """What this call can do beyond answering (set by the conversation from its connectors)."""
+
+    appointments: bool = False  # a calendar is configured
+    sms: bool = False  # an SMS sender is configured and the caller's number is known
+
+
+#: What the bot says when the confirmation SMS could not leave (the booking itself stands).
+SMS_NOT_SENT = "Je n'ai pas pu envoyer le SMS, mais votre rendez-vous est bien enregistré."
+
+
+@dataclass(frozen=True)
+class SmsNotSent:
+    """The confirmation SMS failed: the conversation says so (an ``ErrandOutcome``)."""
+
+    detail: str
+
+
+def asks_appointment(text: str) -> bool:
+    return bool(_APPOINTMENT.search(fold(text).replace("-", " ")))
+
+
+def booking_service(kb: KnowledgeBase, topics: Iterable[str | None]) -> Service | None:
+    """The first of these topics whose service takes appointments."""
+    for topic_id in topics:
+        topic = kb.topics.get(topic_id or "")
+        service = kb.services.get(topic.service) if topic else None
+        if service is not None and service.appointments is not None:
+            return service
+    return None
+
+
+def open_errand(text: str, topics: Iterable[str | None], kb: KnowledgeBase,
+                options: ErrandOptions, now: datetime) -> booking.Decision | None:
+    """The errand this sentence opens, or ``None`` (then the policy answers as usual)."""
+    if not options.appointments or not asks_appointment(text):
+        return None
+    service = booking_service(kb, topics)
+    if service is None:
+        return None
+    folded = fold(text)
+    if _CANCEL.search(folded):
+        return booking.start_cancel(service, sms=options.sms)
+    if _MOVE.search(folded):
+        return booking.start_move(service, sms=options.sms)
+    return booking.start(service, now, text, sms=options.sms)

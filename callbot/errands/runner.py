@@ -1,0 +1,66 @@
+"""Carries the errand dialogue's effects out with the configured connectors, and says what
+came of it: the I/O side of ``callbot.errands.booking`` (which stays pure).
+
+Blocking, like the connectors: it runs in the conversation's worker thread. A connector that
+fails becomes the dialogue's error event (``booking.event_for_error``), so the caller hears
+"je n'ai pas pu …" and gets a person, never a half-done booking. The caller's number goes to
+the calendar (to find their bookings) and to the SMS gateway, never to a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loguru import logger
+
+from callbot.conversation.errands import ErrandOptions, SmsNotSent
+from callbot.errands import booking
+from callbot.errands.connectors.factory import Connectors
+from callbot.errands.ports import ConnectorError
+from callbot.errands.slots import HORIZON_DAYS, free_slots
+
+
+@dataclass(frozen=True)
+class ErrandRunner:
+    connectors: Connectors
+
+    def options(self, caller: str | None) -> ErrandOptions:
+        """What this call can do: book with a calendar, confirm by SMS with a known number."""
+        return ErrandOptions(appointments=self.connectors.calendar is not None,
+                             sms=self.connectors.sms is not None and bool(caller))
+
+    def carry_out(self, effect: object, now: datetime, caller: str | None) -> object | None:
+        """The outcome to feed back to the dialogue (``None``: nothing to tell it)."""
+        try:
+            return self._carry_out(effect, now, caller)
+        except ConnectorError as exc:
+            logger.warning(f"errand: {type(effect).__name__} failed: {exc}")
+            if isinstance(effect, booking.SendSms):
+                return SmsNotSent(str(exc))
+            return booking.event_for_error(effect, exc)  # type: ignore[arg-type]
+
+    def _carry_out(self, effect: object, now: datetime, caller: str | None) -> object | None:
+        calendar, sms = self.connectors.calendar, self.connectors.sms
+        match effect:
+            case booking.FindSlots() if calendar is not None:
+                end = now + timedelta(days=HORIZON_DAYS)
+                busy = calendar.busy(effect.calendar, now, end)
+                return booking.SlotsFound(tuple(free_slots(
+                    effect.service, effect.slot_minutes, busy, effect.when, now,
+                    calendar=effect.calendar, exclude=effect.exclude)))
+            case booking.Book() if calendar is not None:
+                return booking.Booked(calendar.book(effect.slot, effect.name, caller))
+            case booking.CancelBooking() if calendar is not None:
+                calendar.cancel(effect.booking)
+                return booking.Cancelled()
+            case booking.FindBookings() if calendar is not None and caller:
+                return booking.BookingsFound(tuple(calendar.find(effect.calendar, caller, now)))
+            case booking.FindBookings():
+                return booking.BookingsFound(())  # no number: nothing to look up by
+            case booking.SendSms() if sms is not None and caller:
+                sms.send(caller, effect.text)
+                return None
+            case booking.Handover():
+                return None  # the policy hands the call over itself
+        raise ConnectorError(f"no connector configured for {type(effect).__name__}")
