@@ -46,14 +46,15 @@ class Brain:
 
     @staticmethod
     def errand_runner(settings: Settings) -> ErrandRunner | None:
-        """Appointments and SMS when a calendar or an SMS gateway is configured."""
+        """Appointments, SMS and messages when a calendar, an SMS gateway or an SMTP server is
+        configured."""
         from callbot.errands.connectors.factory import build_connectors
         from callbot.errands.runner import ErrandRunner
 
         connectors = build_connectors(settings.errands, settings.timezone)
-        if connectors.calendar is None and connectors.sms is None:
+        if connectors.calendar is None and connectors.sms is None and connectors.mail is None:
             return None
-        return ErrandRunner(connectors)
+        return ErrandRunner(connectors, settings.store)
 
     @staticmethod
     def knowledge_nlu(settings: Settings, classifier: Any,

@@ -1,7 +1,8 @@
-"""Appointments by phone, whole: the conversation (real NLU and knowledge base) books, cancels
+"""Errands by phone, whole: the conversation (real NLU and knowledge base) books, cancels
 and confirms by SMS against a real CalDAV server (Radicale) and a real SMPP server (the
 node.js SMSC of tests/fixtures/smsc); two callers race for one slot; the calendar server
-stops answering mid-call and the caller gets a person, never a half-booked slot."""
+stops answering mid-call and the caller gets a person, never a half-booked slot; at night a
+message is left for the department (aiosmtpd, the agents' list)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from errand_servers import Radicale, Smsc
+from errand_servers import MailServer, Radicale, Smsc
 
 from callbot.brain import Brain
+from callbot.config import StoreSettings
 from callbot.conversation.session import Conversation
 from callbot.errands.connectors.caldav_calendar import CalDavCalendar
 from callbot.errands.connectors.factory import Connectors
 from callbot.errands.connectors.smpp_sms import SmppSmsSender
+from callbot.errands.connectors.smtp_mail import SmtpMailer
 from callbot.errands.runner import ErrandRunner
+from callbot.store.database import migrate
+from callbot.store.messages import blocking, open_messages
 
 NOW = datetime(2026, 12, 8, 10, 0)  # a Tuesday morning, the état civil open
 CALLER = "+33612345678"
@@ -116,3 +121,32 @@ def test_without_a_calendar_the_topic_is_answered(brain: Brain, tmp_path: Path) 
     turn = call.hear(ASK)
     assert turn.action == "answer" and "rendez-vous" in turn.text
     assert turn.parse is not None and turn.parse.intent.name == "id_card_passport"
+
+
+def test_at_night_a_message_is_mailed_to_the_department_and_listed(brain: Brain,
+                                                                   tmp_path: Path) -> None:
+    """The switchboard closed: the caller who wants a person leaves a message instead; it
+    reaches the service's messages_to through a real SMTP server (aiosmtpd) and the agents'
+    list (SQLite), with the callback number."""
+    store = StoreSettings(state_dir=tmp_path)
+    blocking(store, lambda engine: migrate(engine, None))
+    mail = MailServer().start()
+    try:
+        call = brain.conversation(lambda: datetime(2026, 12, 8, 22, 0))
+        call.caller_id = CALLER
+        call.errands = ErrandRunner(Connectors(mail=SmtpMailer("127.0.0.1", mail.port)), store)
+        call.start()
+        offered, listening, callback, left = _say(
+            call, "je voudrais parler à quelqu'un", "oui",
+            "bonjour je voudrais savoir si mon acte de mariage est prêt", "oui")
+    finally:
+        mail.stop()
+    assert offered.endswith("Voulez-vous laisser un message ?")
+    assert listening.startswith("Je vous écoute")
+    assert callback == "Voulez-vous être rappelé au numéro qui appelle ?"
+    assert left.startswith("Votre message est transmis à l'accueil de la mairie, qui vous rappellera")
+    [sent] = mail.messages
+    assert sent["To"] == "accueil@villebrune.fr" and CALLER in sent.get_content()
+    [kept] = blocking(store, open_messages)
+    assert (kept.service, kept.callback, kept.wants_callback) == ("mairie", CALLER, True)
+    assert kept.mailed_to == "accueil@villebrune.fr" and kept.call_id == call.call_id

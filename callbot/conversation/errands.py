@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from callbot.errands import booking
+from callbot.errands import booking, message
 from callbot.kb.model import KnowledgeBase, Service
 from callbot.nlu.text import fold
 
@@ -28,6 +28,8 @@ class ErrandOptions:
 
     appointments: bool = False  # a calendar is configured
     sms: bool = False  # an SMS sender is configured and the caller's number is known
+    messages: bool = False  # an SMTP server is configured: messages can be left at night
+    caller_known: bool = False  # the calling number is known: a callback can be offered
 
 
 #: What the bot says when the confirmation SMS could not leave (the booking itself stands).
@@ -69,3 +71,33 @@ def open_errand(text: str, topics: Iterable[str | None], kb: KnowledgeBase,
     if _MOVE.search(folded):
         return booking.start_move(service, sms=options.sms)
     return booking.start(service, now, text, sms=options.sms)
+
+
+def offer_message(kb: KnowledgeBase, topic: str | None,
+                  options: ErrandOptions) -> message.MessageState | None:
+    """Nobody to take the call: a message for the topic's service (else the switchboard's),
+    when e-mail is configured and that service has a ``messages_to`` address."""
+    if not options.messages:
+        return None
+    found = kb.topics.get(topic or "")
+    for service in (kb.services.get(found.service) if found else None, kb.switchboard_service):
+        if service is not None and service.messages_to:
+            return message.offer(service.id, service.name, service.messages_to, service.phone,
+                                 options.caller_known)
+    return None
+
+
+def errand_hears(errand: object, text: str, asr_confidence: float | None,
+                 now: datetime) -> booking.Decision | message.Decision:
+    """The errand in progress hears the caller's sentence."""
+    if isinstance(errand, message.MessageState):
+        return message.step(errand, message.CallerText(text), now)
+    return booking.step(errand, booking.CallerText(text, asr_confidence), now)  # type: ignore[arg-type]
+
+
+def errand_learns(errand: object, outcome: object,
+                  now: datetime) -> booking.Decision | message.Decision:
+    """The errand in progress learns what carrying out its effect gave."""
+    if isinstance(errand, message.MessageState):
+        return message.step(errand, outcome, now)  # type: ignore[arg-type]
+    return booking.step(errand, outcome, now)  # type: ignore[arg-type]

@@ -11,7 +11,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from callbot.conversation import prompts
-from callbot.conversation.errands import SMS_NOT_SENT, ErrandOptions, SmsNotSent, open_errand
+from callbot.conversation.errands import (
+    SMS_NOT_SENT,
+    ErrandOptions,
+    SmsNotSent,
+    errand_hears,
+    errand_learns,
+    offer_message,
+    open_errand,
+)
 from callbot.conversation.model import (
     Action,
     CallerSaid,
@@ -33,7 +41,7 @@ from callbot.conversation.model import (
     TurnAction,
     Why,
 )
-from callbot.errands import booking
+from callbot.errands import booking, message
 from callbot.kb.answers import Answer, answer_topic
 from callbot.kb.french import with_preposition
 from callbot.kb.hours import format_moment, is_open, next_opening
@@ -107,26 +115,23 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return _say(state, f"{SMS_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
                         Why(), Expecting.ANYTHING_ELSE)
         case ErrandOutcome(outcome=outcome) if state.errand is not None:
-            return _errand(state, booking.step(state.errand, outcome, now),  # type: ignore[arg-type]
-                           now, ctx, Why())
+            return _errand(state, errand_learns(state.errand, outcome, now), now, ctx, Why())
         case CallerSaid() if state.errand is not None:
-            said = booking.CallerText(event.parse.text, event.asr_confidence)
-            return _errand(replace(state, silences=0),
-                           booking.step(state.errand, said, now),  # type: ignore[arg-type]
-                           now, ctx, _why(event.parse, ctx))
+            heard = errand_hears(state.errand, event.parse.text, event.asr_confidence, now)
+            return _errand(replace(state, silences=0), heard, now, ctx, _why(event.parse, ctx))
         case CallerSaid():
             return _on_utterance(replace(state, silences=0), event, now, ctx)
     return state, []
 
 
-def _errand(state: CallState, decision: booking.Decision, now: datetime, ctx: PolicyContext,
-            why: Why) -> Decision:
+def _errand(state: CallState, decision: booking.Decision | message.Decision, now: datetime,
+            ctx: PolicyContext, why: Why) -> Decision:
     """The errand dialogue's sayings and effects as the call's actions; when it is over, the
     call goes on ("autre chose ?") or, if it handed over, to a person."""
     errand, says, effects = decision
     handover = next((e for e in effects if isinstance(e, booking.Handover)), None)
     state = replace(state, errand=None if errand.finished else errand, misunderstandings=0)
-    actions: list[Action] = [replace(say, why=why) for say in says]
+    actions: list[Action] = [replace(say, why=why) for say in says]  # type: ignore[misc]
     if handover is not None:
         if not is_open(ctx.kb.switchboard_service, now):
             return _transfer(state, TransferReason.CALLER_ASKED, now, ctx, why)
@@ -182,6 +187,10 @@ def _transfer(state: CallState, reason: TransferReason, now: datetime, ctx: Poli
     closed = (prompts.CLOSED_NOW.format(reopening=format_moment(reopening, now),
                                         phone=switchboard.phone)
               if reopening else prompts.CLOSED_NO_REOPENING.format(phone=switchboard.phone))
+    note = offer_message(ctx.kb, state.topic, ctx.errands) if reason in _CALLER_CHOICES else None
+    if note is not None:  # nobody there: a message for the department instead
+        return _say(replace(state, errand=note), f"{closed} {message.OFFER}", TurnAction.ANSWER,
+                    why, Expecting.QUESTION)
     if reason in _CALLER_CHOICES:
         return _say(state, f"{closed} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why,
                     Expecting.ANYTHING_ELSE)

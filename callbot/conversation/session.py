@@ -156,7 +156,8 @@ class Conversation:
                 break
             actions = []
             for effect in effects:
-                outcome = self.errands.carry_out(effect, self.clock(), self.caller_id)
+                outcome = self.errands.carry_out(effect, self.clock(), self.caller_id,
+                                                 self.call_id)
                 if outcome is not None:
                     self.state, more = decide(self.state, ErrandOutcome(outcome), self.clock(),
                                               context)

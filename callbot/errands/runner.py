@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 from loguru import logger
 
+from callbot.config import StoreSettings
 from callbot.conversation.errands import ErrandOptions, SmsNotSent
-from callbot.errands import booking
+from callbot.errands import booking, message
 from callbot.errands.connectors.factory import Connectors
 from callbot.errands.ports import ConnectorError
 from callbot.errands.slots import HORIZON_DAYS, free_slots
@@ -24,14 +25,21 @@ from callbot.errands.slots import HORIZON_DAYS, free_slots
 @dataclass(frozen=True)
 class ErrandRunner:
     connectors: Connectors
+    store: StoreSettings | None = None  # where messages are kept for the agents' list
 
     def options(self, caller: str | None) -> ErrandOptions:
-        """What this call can do: book with a calendar, confirm by SMS with a known number."""
+        """What this call can do: book with a calendar, confirm by SMS with a known number,
+        leave a message when e-mail is configured."""
         return ErrandOptions(appointments=self.connectors.calendar is not None,
-                             sms=self.connectors.sms is not None and bool(caller))
+                             sms=self.connectors.sms is not None and bool(caller),
+                             messages=self.connectors.mail is not None,
+                             caller_known=bool(caller))
 
-    def carry_out(self, effect: object, now: datetime, caller: str | None) -> object | None:
+    def carry_out(self, effect: object, now: datetime, caller: str | None,
+                  call_id: str = "") -> object | None:
         """The outcome to feed back to the dialogue (``None``: nothing to tell it)."""
+        if isinstance(effect, message.LeaveMessage):
+            return self._leave(effect, now, caller, call_id)
         try:
             return self._carry_out(effect, now, caller)
         except ConnectorError as exc:
@@ -39,6 +47,35 @@ class ErrandRunner:
             if isinstance(effect, booking.SendSms):
                 return SmsNotSent(str(exc))
             return booking.event_for_error(effect, exc)  # type: ignore[arg-type]
+
+    def _leave(self, note: message.LeaveMessage, now: datetime, caller: str | None,
+               call_id: str) -> message.MessageLeft:
+        """E-mail it to the service and keep it in the agents' list: left if either worked
+        (the list is what agents tick off; the e-mail is the department's copy)."""
+        callback = caller if note.wants_callback and caller else ""
+        mailed_to, mail_error = "", ""
+        mailer = self.connectors.mail
+        try:
+            if mailer is None:
+                raise ConnectorError("no SMTP server configured (errands.mail)")
+            body = note.text + (f"\n\nÀ rappeler au {callback}." if callback else "")
+            mailer.send(note.to, f"Message laissé au standard ({now:%d/%m %H:%M})", body)
+            mailed_to = note.to
+        except ConnectorError as exc:
+            logger.warning(f"errand: the message could not be e-mailed: {exc}")
+            mail_error = str(exc)
+        kept = False
+        if self.store is not None:
+            from callbot.store.messages import add_message, blocking
+
+            try:
+                blocking(self.store, lambda engine: add_message(
+                    engine, call_id, note.service, note.text, callback, note.wants_callback,
+                    mailed_to, mail_error, now))
+                kept = True
+            except Exception as exc:  # the database away: the e-mail may still have left
+                logger.opt(exception=exc).warning("errand: the message could not be stored")
+        return message.MessageLeft(ok=bool(mailed_to) or kept)
 
     def _carry_out(self, effect: object, now: datetime, caller: str | None) -> object | None:
         calendar, sms = self.connectors.calendar, self.connectors.sms
