@@ -32,7 +32,10 @@ async def _client(aiohttp_client: object, tmp_path: Path, settings: Settings,
     engine = engine_from_settings(web_settings.store)
     await migrate(engine, None)
     await add_user(engine, "olga", PASSWORD, "ops")
-    app = init_app(web_settings, engine, PhoneLine(load_brain=lambda: brain))
+    # a Tuesday morning: the switchboard is open, so 0 transfers whatever the real time is
+    opened = Brain(settings.model_copy(update={"fixed_now": "2026-12-01T10:30"}), brain.nlu,
+                   brain.kb)
+    app = init_app(web_settings, engine, PhoneLine(load_brain=lambda: opened))
     client = await aiohttp_client(app)  # type: ignore[operator]
     assert await login(client, "olga") == 303
     return client

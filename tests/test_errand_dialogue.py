@@ -150,3 +150,18 @@ def test_at_night_a_message_is_mailed_to_the_department_and_listed(brain: Brain,
     [kept] = blocking(store, open_messages)
     assert (kept.service, kept.callback, kept.wants_callback) == ("mairie", CALLER, True)
     assert kept.mailed_to == "accueil@villebrune.fr" and kept.call_id == call.call_id
+
+
+def test_an_answer_with_a_link_offers_it_by_sms_and_sends_it(brain: Brain, smsc: Smsc) -> None:
+    sms = SmppSmsSender("127.0.0.1", smsc.port, smsc.system_id, smsc.password, "MAIRIE", 2.0)
+    call = brain.conversation(lambda: NOW)
+    call.caller_id = "+33633333333"
+    call.errands = ErrandRunner(Connectors(sms=sms))
+    call.start()
+    before = len(smsc.submits())
+    answer, sent = _say(call, "comment faire la pré-demande en ligne pour la carte d'identité",
+                        "oui par SMS s'il vous plaît")
+    assert "Je peux aussi vous envoyer le lien par SMS" in answer
+    assert sent.startswith("Je vous envoie le lien par SMS.")
+    parts = smsc.submits()[before:]  # accented text: UCS-2, 67 characters a part
+    assert parts and all(p["destination_addr"].endswith("633333333") for p in parts)

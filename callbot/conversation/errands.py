@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callbot.errands import booking, message
-from callbot.kb.model import KnowledgeBase, Service
+from callbot.kb.model import KnowledgeBase, Service, Topic
 from callbot.nlu.text import fold
 
 _APPOINTMENT = re.compile(r"\b(?:rendez vous|rdv|reserver|reservation|un creneau)\b")
@@ -41,6 +41,36 @@ class SmsNotSent:
     """The confirmation SMS failed: the conversation says so (an ``ErrandOutcome``)."""
 
     detail: str
+
+
+#: Said after an answer with a link, when an SMS can reach the caller.
+LINK_OFFER = "Je peux aussi vous envoyer le lien par SMS : dites simplement « SMS »."
+LINK_SENDING = "Je vous envoie le lien par SMS."
+LINK_NOT_SENT = "Je n'ai pas pu envoyer le SMS."
+_SMS = re.compile(r"\b(?:sms|texto|par message|le lien|ce lien|un lien)\b")
+
+
+@dataclass(frozen=True)
+class SendLink:
+    """Send this text (a topic's link) to the calling number, by SMS."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class LinkNotSent:
+    """The link's SMS failed: the conversation says so (an ``ErrandOutcome``)."""
+
+    detail: str
+
+
+def asks_sms(text: str) -> bool:
+    return bool(_SMS.search(fold(text)))
+
+
+def link_sms(town: str, topic: Topic) -> str:
+    """The SMS text: who sends it, what it is about, the link; nothing about the caller."""
+    return f"Mairie de {town} — {topic.label} : {topic.link}"
 
 
 def asks_appointment(text: str) -> bool:

@@ -12,11 +12,18 @@ from datetime import datetime
 
 from callbot.conversation import prompts
 from callbot.conversation.errands import (
+    LINK_NOT_SENT,
+    LINK_OFFER,
+    LINK_SENDING,
     SMS_NOT_SENT,
     ErrandOptions,
+    LinkNotSent,
+    SendLink,
     SmsNotSent,
+    asks_sms,
     errand_hears,
     errand_learns,
+    link_sms,
     offer_message,
     open_errand,
 )
@@ -111,6 +118,9 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return _repeat(state)
         case DtmfPressed():
             return _say(state, prompts.DTMF_HELP, TurnAction.REPROMPT, Why())
+        case ErrandOutcome(outcome=LinkNotSent()):
+            return _say(state, f"{LINK_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
+                        Why(), Expecting.ANYTHING_ELSE)
         case ErrandOutcome(outcome=SmsNotSent()):
             return _say(state, f"{SMS_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
                         Why(), Expecting.ANYTHING_ELSE)
@@ -122,6 +132,17 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
         case CallerSaid():
             return _on_utterance(replace(state, silences=0), event, now, ctx)
     return state, []
+
+
+def _link_asked(state: CallState, parse: ParseResult, ctx: PolicyContext) -> Decision | None:
+    """"Envoyez-moi le lien par SMS" after an answer that has one: sent to the calling number."""
+    topic = ctx.kb.topics.get(state.topic or "")
+    if topic is None or not topic.link or not ctx.errands.sms or not asks_sms(parse.text):
+        return None
+    why = _why(parse, ctx, topic.id)
+    say = Say(f"{LINK_SENDING} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why)
+    sms = ErrandEffect(SendLink(link_sms(ctx.kb.town, topic)))
+    return replace(state, last_say=say, expecting=Expecting.ANYTHING_ELSE), [say, sms]
 
 
 def _errand(state: CallState, decision: booking.Decision | message.Decision, now: datetime,
@@ -224,7 +245,8 @@ def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
             and earlier.knowledge[0].topic == topic:
         entry = earlier.entry  # "vous parlez de X ?" "oui": the point first asked
     answer = answer_topic(ctx.kb, topic, now, service, day, text, entry)
-    spoken, expecting = answer_speech(answer)
+    offer = LINK_OFFER if ctx.errands.sms and ctx.kb.topics[topic].link else ""
+    spoken, expecting = answer_speech(answer, offer)
     state = replace(state, topic=topic, entry=answer.entry, details_left=answer.detail_pieces,
                     candidates=(), question=None, misunderstandings=0,
                     answers_given=state.answers_given + 1)
@@ -232,12 +254,14 @@ def _answer(state: CallState, topic: str, parse: ParseResult, now: datetime,
                 expecting)
 
 
-def answer_speech(answer: Answer) -> tuple[str, Expecting]:
+def answer_speech(answer: Answer, offer: str = "") -> tuple[str, Expecting]:
     """What the bot says to give ``answer`` and the reply it then expects (the speech layer
-    pre-renders the same text: ``callbot/conversation/spoken_answers.py``)."""
+    pre-renders the same text: ``callbot/conversation/spoken_answers.py``); ``offer`` (the
+    link by SMS) comes before the closing question."""
+    text = f"{answer.text} {offer}" if offer else answer.text
     if answer.details:
-        return f"{answer.text} {prompts.OFFER_DETAILS}", Expecting.DETAILS
-    return f"{answer.text} {prompts.ANYTHING_ELSE}", Expecting.ANYTHING_ELSE
+        return f"{text} {prompts.OFFER_DETAILS}", Expecting.DETAILS
+    return f"{text} {prompts.ANYTHING_ELSE}", Expecting.ANYTHING_ELSE
 
 
 def details_speech(piece: str, more: bool = False) -> str:
@@ -328,6 +352,9 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     parse = event.parse
     intent, confidence = parse.intent.name, _confidence(event, ctx)
     why = _why(parse, ctx)
+    link = _link_asked(state, parse, ctx)  # before a yes to the details: "oui, par SMS"
+    if link is not None:
+        return link
     reply = _on_expected_reply(state, intent, parse, now, ctx)
     if reply is not None:
         return reply

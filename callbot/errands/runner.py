@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from callbot.config import StoreSettings
-from callbot.conversation.errands import ErrandOptions, SmsNotSent
+from callbot.conversation.errands import ErrandOptions, LinkNotSent, SendLink, SmsNotSent
 from callbot.errands import booking, message
 from callbot.errands.connectors.factory import Connectors
 from callbot.errands.ports import ConnectorError
@@ -46,6 +46,8 @@ class ErrandRunner:
             logger.warning(f"errand: {type(effect).__name__} failed: {exc}")
             if isinstance(effect, booking.SendSms):
                 return SmsNotSent(str(exc))
+            if isinstance(effect, SendLink):
+                return LinkNotSent(str(exc))
             return booking.event_for_error(effect, exc)  # type: ignore[arg-type]
 
     def _leave(self, note: message.LeaveMessage, now: datetime, caller: str | None,
@@ -95,7 +97,7 @@ class ErrandRunner:
                 return booking.BookingsFound(tuple(calendar.find(effect.calendar, caller, now)))
             case booking.FindBookings():
                 return booking.BookingsFound(())  # no number: nothing to look up by
-            case booking.SendSms() if sms is not None and caller:
+            case booking.SendSms() | SendLink() if sms is not None and caller:
                 sms.send(caller, effect.text)
                 return None
             case booking.Handover():
