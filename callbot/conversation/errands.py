@@ -38,9 +38,15 @@ SMS_NOT_SENT = "Je n'ai pas pu envoyer le SMS, mais votre rendez-vous est bien e
 
 @dataclass(frozen=True)
 class SmsNotSent:
-    """The confirmation SMS failed: the conversation says so (an ``ErrandOutcome``)."""
+    """An SMS failed (a booking's confirmation, or a topic's link): the conversation says so
+    (an ``ErrandOutcome``)."""
 
     detail: str
+    booking: bool = True  # the booking stands: say so
+
+    @property
+    def text(self) -> str:
+        return SMS_NOT_SENT if self.booking else LINK_NOT_SENT
 
 
 #: Said after an answer with a link, when an SMS can reach the caller.
@@ -55,13 +61,6 @@ class SendLink:
     """Send this text (a topic's link) to the calling number, by SMS."""
 
     text: str
-
-
-@dataclass(frozen=True)
-class LinkNotSent:
-    """The link's SMS failed: the conversation says so (an ``ErrandOutcome``)."""
-
-    detail: str
 
 
 def asks_sms(text: str) -> bool:

@@ -12,12 +12,9 @@ from datetime import datetime
 
 from callbot.conversation import prompts
 from callbot.conversation.errands import (
-    LINK_NOT_SENT,
     LINK_OFFER,
     LINK_SENDING,
-    SMS_NOT_SENT,
     ErrandOptions,
-    LinkNotSent,
     SendLink,
     SmsNotSent,
     asks_sms,
@@ -118,11 +115,8 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return _repeat(state)
         case DtmfPressed():
             return _say(state, prompts.DTMF_HELP, TurnAction.REPROMPT, Why())
-        case ErrandOutcome(outcome=LinkNotSent()):
-            return _say(state, f"{LINK_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
-                        Why(), Expecting.ANYTHING_ELSE)
-        case ErrandOutcome(outcome=SmsNotSent()):
-            return _say(state, f"{SMS_NOT_SENT} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
+        case ErrandOutcome(outcome=SmsNotSent() as failed):
+            return _say(state, f"{failed.text} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER,
                         Why(), Expecting.ANYTHING_ELSE)
         case ErrandOutcome(outcome=outcome) if state.errand is not None:
             return _errand(state, errand_learns(state.errand, outcome, now), now, ctx, Why())

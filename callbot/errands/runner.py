@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from callbot.config import StoreSettings
-from callbot.conversation.errands import ErrandOptions, LinkNotSent, SendLink, SmsNotSent
+from callbot.conversation.errands import ErrandOptions, SendLink, SmsNotSent
 from callbot.errands import booking, message
 from callbot.errands.connectors.factory import Connectors
 from callbot.errands.ports import ConnectorError
@@ -44,10 +44,8 @@ class ErrandRunner:
             return self._carry_out(effect, now, caller)
         except ConnectorError as exc:
             logger.warning(f"errand: {type(effect).__name__} failed: {exc}")
-            if isinstance(effect, booking.SendSms):
-                return SmsNotSent(str(exc))
-            if isinstance(effect, SendLink):
-                return LinkNotSent(str(exc))
+            if isinstance(effect, booking.SendSms | SendLink):
+                return SmsNotSent(str(exc), booking=isinstance(effect, booking.SendSms))
             return booking.event_for_error(effect, exc)  # type: ignore[arg-type]
 
     def _leave(self, note: message.LeaveMessage, now: datetime, caller: str | None,
