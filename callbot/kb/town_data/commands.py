@@ -69,8 +69,8 @@ def _finish(args: argparse.Namespace, out: Path, document: TopicFile, rendered: 
 
 
 def cmd_import_faq(args: argparse.Namespace, settings: Settings) -> int:
-    from callbot.kb.town_data.faq_import import FaqImport, SheetError, faq_rows
-    from callbot.kb.town_data.sheets import read_table
+    from callbot.kb.town_data.faq_import import FaqImport, faq_rows
+    from callbot.kb.town_data.sheets import SheetError, read_table
 
     source = Path(args.file)
     kb_path = _kb_path(args, settings)

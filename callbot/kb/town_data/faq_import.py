@@ -26,6 +26,7 @@ from callbot.kb.speakable import unspeakable
 from callbot.kb.town_data.checking import Context
 from callbot.kb.town_data.names import folded_key, make_id, strip_article, unique_id
 from callbot.kb.town_data.sheets import Table
+from callbot.kb.town_data.sheets import header_map as sheet_header_map
 from callbot.kb.town_data.topic_file import EntryDraft, Question, TopicDraft, TopicFile
 from callbot.nlu.text import features_text
 
@@ -48,14 +49,6 @@ ENTRY_ID_WORDS = 4
 TOPIC_ID_WORDS = 5
 
 
-class SheetError(ValueError):
-    """The sheet as a whole cannot be read (no header, a required column missing)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
 @dataclass(frozen=True)
 class FaqRow:
     line: int
@@ -71,22 +64,8 @@ class FaqRow:
 
 def header_map(table: Table) -> tuple[int, dict[str, int]]:
     """(header line, column → index); raises ``SheetError`` if a required column is missing."""
-    for line, cells in table.rows:
-        if not any(cells):
-            continue
-        found: dict[str, int] = {}
-        for index, cell in enumerate(cells):
-            for column, names in COLUMNS.items():
-                if folded_key(cell) in names and column not in found:
-                    found[column] = index
-        missing = [c for c in REQUIRED if c not in found]
-        if missing:
-            raise SheetError(line, f"no {', '.join(repr(c) for c in missing)} column in the header "
-                             f"row (found: {', '.join(repr(c) for c in cells if c) or 'nothing'}; "
-                             "expected question, réponse, service, and optionally thème, libellé, "
-                             "détails, point, type)")
-        return line, found
-    raise SheetError(0, "the sheet is empty")
+    return sheet_header_map(table, COLUMNS, REQUIRED, "question, réponse, service, and "
+                            "optionally thème, libellé, détails, point, type")
 
 
 def faq_rows(table: Table) -> list[FaqRow]:

@@ -5,14 +5,19 @@ on a French Windows), then latin-1, which accepts any byte; the delimiter is whi
 ``;`` and ``,`` splits the first line into more cells. XLSX through openpyxl, ODS through
 odfpy (repeated rows and columns expanded, paragraphs of a cell joined by new lines).
 Written CSV is UTF-8 with a BOM and ``;``, which Excel opens as it is in France.
+``header_map`` finds the header row and the columns an importer knows (FAQ sheets, campaign
+lists), so every import names a missing column the same way.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from callbot.kb.town_data.names import folded_key
 
 CSV_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 DELIMITERS = (";", ",")
@@ -26,6 +31,36 @@ class Table:
     rows: list[tuple[int, list[str]]]  # (line or row number, cells)
     encoding: str = ""  # CSV only
     delimiter: str = ""
+
+
+class SheetError(ValueError):
+    """The sheet as a whole cannot be read (no header, a required column missing)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def header_map(table: Table, columns: Mapping[str, tuple[str, ...]], required: tuple[str, ...],
+               expected: str) -> tuple[int, dict[str, int]]:
+    """(header line, column → index) from the first non-empty row; a header cell means a
+    column when its ``folded_key`` is one of the column's names. ``expected`` lists the
+    columns for the error message; raises ``SheetError`` if a required column is missing."""
+    for line, cells in table.rows:
+        if not any(cells):
+            continue
+        found: dict[str, int] = {}
+        for index, cell in enumerate(cells):
+            for column, names in columns.items():
+                if folded_key(cell) in names and column not in found:
+                    found[column] = index
+        missing = [c for c in required if c not in found]
+        if missing:
+            raise SheetError(line, f"no {', '.join(repr(c) for c in missing)} column in the header "
+                             f"row (found: {', '.join(repr(c) for c in cells if c) or 'nothing'}; "
+                             f"expected {expected})")
+        return line, found
+    raise SheetError(0, "the sheet is empty")
 
 
 def _cell(value: object) -> str:
