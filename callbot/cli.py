@@ -332,6 +332,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.voice_cli",
     "callbot.voice_bench",
     "callbot.vad_bench",
+    "callbot.amd_bench",
     "callbot.load_bench",
     "callbot.sip_bench",
     "callbot.web.commands",
