@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import re
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,11 @@ from callbot.voice_server import VoiceServer, voice_server
 
 CLIPS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "audio"
 _FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
-#: The latency bench's questions: answered from the knowledge base, no comma pause long enough
-#: to end the turn early (fr_acte_naissance has one), none that ends the call (fr_personne).
-LATENCY_CLIPS = "fr_[hp]o*.wav"
+#: The latency bench's six questions: each answered from the knowledge base, no comma (a pause
+#: long enough to end the turn early), none that ends the call.
+LATENCY_CLIPS = "fr_q_*.wav"
+#: Questions per measured call: short calls, as most are, so the greeting is heard often too.
+CLIPS_PER_CALL = 2
 
 
 def caller_clips(pattern: str = "fr_*.wav") -> list[Step]:
@@ -56,22 +57,27 @@ def answer_latencies(reports: list[CallReport]) -> dict[str, Any]:
             "spoke_before_answer": sum(r.spoke_before_answer for r in reports)}
 
 
+def _percentiles(values: list[float], *quantiles: float) -> list[float | None]:
+    return [round(percentile(values, q), 1) if values else None for q in quantiles]
+
+
 def turn_figures(reports: list[CallReport]) -> dict[str, Any]:
-    """p50 / p95 of the turn latency as heard (``callbot.turn_timing``), and its split (p50 of
-    each part over the turns whose first audio was the answer)."""
+    """p50 / p95 / p99 of the turn latency as heard (``callbot.turn_timing``), and its split
+    (p50 and p95 of each part over the turns whose first audio was the answer)."""
     timings = [t for r in reports for t in r.timings]
     latencies = [t.latency_ms for t in timings if t.latency_ms is not None]
     split: dict[str, list[float]] = {}
     for timing in timings:
         for key, value in (timing.split_ms or {}).items():
             split.setdefault(key, []).append(value)
+    p50, p95, p99 = _percentiles(latencies, 0.5, 0.95, 0.99)
     return {
         "turns": len(latencies),
-        "turn_latency_p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
-        "turn_latency_p95_ms": round(percentile(latencies, 0.95), 1) if latencies else None,
+        "turn_latency_p50_ms": p50, "turn_latency_p95_ms": p95, "turn_latency_p99_ms": p99,
         "overlapped_turns": sum(t.overlapped for t in timings),  # bot still talking: no latency
         "turns_cut_early": sum(t.cut_early for t in timings),  # answered at a pause mid-sentence
-        "split_p50_ms": {k: round(percentile(v, 0.5), 1) for k, v in split.items()},
+        "split_p50_ms": {k: _percentiles(v, 0.5)[0] for k, v in split.items()},
+        "split_p95_ms": {k: _percentiles(v, 0.95)[0] for k, v in split.items()},
     }
 
 
@@ -83,32 +89,78 @@ def receiver_late_frames(reports: list[CallReport]) -> dict[str, Any]:
             "frames_received": frames, "late_frames": late}
 
 
-async def _latency_calls(server: VoiceServer, calls: int, pattern: str) -> list[CallReport]:
-    return [await call_websocket(server.call_url, caller_clips(pattern)) for _ in range(calls)]
+def _rotated(clips: list[Step], start: int, count: int) -> list[Step]:
+    return [clips[(start + i) % len(clips)] for i in range(count)]
 
 
-def bench_latency(settings: Settings, calls: int, stt_engine: str,
-                  pattern: str = LATENCY_CLIPS) -> dict[str, Any]:
-    """``calls`` calls one after the other, each saying every clip. The first call is cold (only
-    the fixed prompts are cached); the later ones are warm: their answers were synthesised
-    before and come from the prompt cache (the same questions come back across calls)."""
-    with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine) as server:
-        cpu_before, _ = proc_figures(server.process.pid)
-        reports = asyncio.run(_latency_calls(server, calls, pattern))
-        cpu_sec = proc_figures(server.process.pid)[0] - cpu_before
-    greetings = [r.greeting_latency_ms for r in reports if r.greeting_latency_ms is not None]
-    turns = turn_figures(reports)
+async def _background_caller(server: VoiceServer, clips: list[Step], offset: int,
+                             made: list[int]) -> None:
+    """Calls one after the other, ``CLIPS_PER_CALL`` questions each, until cancelled (the
+    caller hangs up mid-call): the other callers of a busy hour. Counts its calls in ``made``."""
+    while True:
+        await call_websocket(server.call_url, _rotated(clips, offset + len(made),
+                                                       CLIPS_PER_CALL))
+        made.append(offset)
+
+
+async def _measured_calls(server: VoiceServer, clips: list[Step], turns: int,
+                          background: int) -> tuple[list[CallReport], int]:
+    """Calls of ``CLIPS_PER_CALL`` questions, rotating over the clips, until ``turns`` turns are
+    asked, while ``background`` other callers talk over the same bridge."""
+    made: list[int] = []
+    others = [asyncio.create_task(_background_caller(server, clips, n, made),
+                                  name=f"background-caller-{n}") for n in range(background)]
+    reports = []
+    try:
+        await asyncio.sleep(2.0 if background else 0.0)  # the others past their greeting
+        for start in range(0, turns, CLIPS_PER_CALL):
+            count = min(CLIPS_PER_CALL, turns - start)
+            reports.append(await call_websocket(server.call_url, _rotated(clips, start, count)))
+    finally:
+        for task in others:
+            task.cancel()
+        outcomes = await asyncio.gather(*others, return_exceptions=True)
+    failed = [o for o in outcomes if not isinstance(o, asyncio.CancelledError)]
+    if failed:
+        raise RuntimeError(f"a background caller failed: {failed[0]!r}")
+    return reports, len(made) + background  # the calls cut short count too
+
+
+def _phase(server: VoiceServer, clips: list[Step], turns: int,
+           background: int) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
+    cpu_before, _ = proc_figures(server.process.pid)
+    started = time.monotonic()
+    reports, background_calls = asyncio.run(_measured_calls(server, clips, turns, background))
+    cores = (proc_figures(server.process.pid)[0] - cpu_before) / (time.monotonic() - started)
+    return {**turn_figures(reports), **answer_latencies(reports), "calls": len(reports),
+            "background_calls_made": background_calls, "serve_cores_busy": round(cores, 2),
+            "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
+
+
+def bench_latency(settings: Settings, turns: int, stt_engine: str,
+                  pattern: str = LATENCY_CLIPS, background: tuple[int, ...] = (0, 5)
+                  ) -> dict[str, Any]:
+    """Turn latency with 0, 5… other calls talking at the same time, in one run on one server.
+
+    A first call says every clip once: its turns are the cold figures (only the fixed prompts
+    cached), and it leaves every answer in the prompt cache, so each measured phase is warm
+    alike whatever its order. Each phase then asks ``turns`` questions."""
+    clips = caller_clips(pattern)
+    if not clips:
+        raise ValueError(f"no caller clip matches {pattern!r} in {CLIPS}")
+    extra = {"CALLBOT_VOICE__MAX_CALLS": str(max(max(background) + 1,
+                                                 settings.voice.max_calls))}
+    with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine, **extra) as server:
+        warm_up = asyncio.run(call_websocket(server.call_url, clips))
+        phases = {str(n): _phase(server, clips, turns, n) for n in background}
     return {
-        "stt_engine": stt_engine,
-        "calls": len(reports),
-        **turns,
-        "cold": turn_figures(reports[:1]),
-        "warm": turn_figures(reports[1:]),
-        **answer_latencies(reports),
-        "greeting_latency_ms": round(statistics.median(greetings), 1) if greetings else None,
+        "stt_engine": stt_engine, "clips": len(clips),
+        "cold": turn_figures([warm_up]),
+        "greeting_latency_ms": warm_up.greeting_latency_ms,
         "vad_stop_window_ms": settings.voice.vad_stop_sec * 1000,
-        "serve_cpu_sec_per_call": round(cpu_sec / max(1, len(reports)), 2),  # all of it
-        "load_average": os.getloadavg()[0],
+        "by_background_calls": phases,
+        "cpu_count": os.cpu_count(),
     }
 
 
@@ -158,25 +210,38 @@ def bench_calls(settings: Settings, concurrent: int, duration_sec: float) -> dic
 
 
 def cmd_bench_latency(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(bench_latency(settings, args.calls, args.stt, args.clips)))
+    background = tuple(int(n) for n in args.background_calls.split(","))
+    print(json.dumps(bench_latency(settings, args.turns, args.stt, args.clips, background)))
     return 0
 
 
 def cmd_bench_calls(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(bench_calls(settings, args.concurrent, args.seconds)))
+    """One server per count, one after the other (each count starts from an idle server); a
+    single count prints its figures, several print them under ``by_concurrent``."""
+    counts = [int(n) for n in args.concurrent.split(",")]
+    runs = {str(n): bench_calls(settings, n, args.seconds) for n in counts}
+    print(json.dumps(runs[str(counts[0])] if len(counts) == 1 else
+                     {"by_concurrent": runs, "cpu_count": os.cpu_count(),
+                      "load_average": os.getloadavg()[0]}))
     return 0
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
     latency = bench.add_parser("latency", help="end of caller speech → first bot audio")
-    latency.add_argument("--calls", type=int, default=8)
-    latency.add_argument("--stt", default="vosk", choices=("vosk", "whisper"))
+    latency.add_argument("--turns", type=int, default=42,
+                         help="questions measured per phase (default: 42)")
+    latency.add_argument("--background-calls", default="0,5",
+                         help="other calls talking meanwhile, one phase each (default: 0,5)")
+    latency.add_argument("--stt", default="vosk", choices=("vosk", "whisper"),
+                         help="recogniser of the server under test")
     latency.add_argument("--clips", default=LATENCY_CLIPS,
                          help="caller clips (glob in tests/fixtures/audio)")
     latency.set_defaults(func=cmd_bench_latency)
     calls = bench.add_parser("calls", help="N simultaneous calls: late frames, CPU, memory")
-    calls.add_argument("--concurrent", type=int, default=20)
-    calls.add_argument("--seconds", type=float, default=60.0)
+    calls.add_argument("--concurrent", default="20",
+                       help="simultaneous calls; several counts: 10,20,30 (default: 20)")
+    calls.add_argument("--seconds", type=float, default=60.0,
+                       help="how long each caller talks (default: 60)")
     calls.set_defaults(func=cmd_bench_calls)
 
 

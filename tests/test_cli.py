@@ -119,8 +119,7 @@ def in_process(argv: list[str]) -> int:
 #: town-data import/export); none may be added: every other option must say what it does.
 KNOWN_WITHOUT_HELP = frozenset({
     "kb export faq file", "kb export annuaire file",
-    "bench latency --calls", "bench latency --stt", "bench calls --concurrent",
-    "bench calls --seconds", "bench vad --stop-secs", "bench load --transport",
+    "bench vad --stop-secs", "bench load --transport",
     "bench load --profile", "bench load --calls-per-day", "bench load --seed",
     "bench sip --concurrent", "bench fuzz --seed", "bench sip-fuzz --inputs",
     "bench sip-fuzz --seed",
