@@ -10,6 +10,7 @@ import pytest
 
 from callbot.campaigns import wording
 from callbot.campaigns.dialogue import (
+    NEEDS_HELP,
     End,
     Event,
     KeyPressed,
@@ -84,15 +85,12 @@ def test_the_cue_says_which_words_decided() -> None:
 
 NOW = datetime(2026, 7, 1, 10, 0)
 HEATWAVE = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", wording.HEATWAVE_MESSAGE,
-                           wording.HEATWAVE_QUESTION, "02 40 12 34 00", name="Madame Martin",
-                           agent="sip:astreinte@mairie")
+                           wording.HEATWAVE_QUESTION, "02 40 12 34 00", name="Madame Martin")
 REMINDER = OutboundContext(CampaignKind.REMINDER, "Villebrune",
                            wording.render("Votre passeport est prêt, {nom} : venez le chercher {jour}.",
-                                          "Madame Martin", {"jour": "mardi"}), "", "02 40 12 34 00",
-                           agent="sip:accueil@mairie")
+                                          "Madame Martin", {"jour": "mardi"}), "", "02 40 12 34 00")
 QUESTION = OutboundContext(CampaignKind.QUESTION, "Villebrune", "Le repas des aînés a lieu samedi.",
-                           wording.with_hint("Viendrez-vous ?"), "02 40 12 34 00",
-                           agent="sip:accueil@mairie")
+                           wording.with_hint("Viendrez-vous ?"), "02 40 12 34 00")
 
 
 def play(ctx: OutboundContext, *events: Event) -> tuple[OutboundState, list[list[object]]]:
@@ -143,7 +141,7 @@ def test_the_call_opens_with_the_disclosure_the_message_and_the_question() -> No
 def test_heatwave_check(events: list[Event], result: Result | None) -> None:
     state, steps = play(HEATWAVE, *events)
     if result is None:
-        assert state.phase is Phase.TRANSFERRING and PutThrough("sip:astreinte@mairie") in steps[-1]
+        assert state.phase is Phase.TRANSFERRING and PutThrough(NEEDS_HELP) in steps[-1]
         return
     assert state.phase is Phase.DONE and end_of(steps).result is result
     assert sum(isinstance(a, End) for actions in steps for a in actions) == 1
@@ -157,13 +155,13 @@ def test_yes_says_goodbye_with_the_town_number() -> None:
 
 def test_help_goes_to_the_agent_and_a_failed_transfer_promises_a_callback() -> None:
     _, steps = play(HEATWAVE, PersonSaid("j'ai très chaud"), TransferEnded(False))
-    assert steps[1] == [Speak(wording.TRANSFER), PutThrough("sip:astreinte@mairie")]
+    assert steps[1] == [Speak(wording.TRANSFER), PutThrough(NEEDS_HELP)]
     assert steps[2] == [Speak(wording.CALLBACK),
                         End(Result.CALLBACK, "help: j'ai tres chaud; nobody took the transfer")]
 
 
 def test_without_an_agent_on_duty_help_is_a_callback_at_once() -> None:
-    ctx = OutboundContext(**{**HEATWAVE.__dict__, "agent": ""})
+    ctx = OutboundContext(**{**HEATWAVE.__dict__, "transfer": False})
     _, steps = play(ctx, PersonSaid("non"))
     assert steps[-1] == [Speak(wording.CALLBACK), End(Result.CALLBACK, "no: non; no agent on duty")]
 
@@ -171,7 +169,7 @@ def test_without_an_agent_on_duty_help_is_a_callback_at_once() -> None:
 def test_silence_twice_on_a_heatwave_check_is_help() -> None:
     _, steps = play(HEATWAVE, NothingHeard(), NothingHeard())
     assert steps[1] == [Speak(f"{wording.NOT_HEARD} {wording.HEATWAVE_QUESTION}"), Listen(6.0)]
-    assert steps[2][-1] == PutThrough("sip:astreinte@mairie")
+    assert steps[2][-1] == PutThrough(NEEDS_HELP)
 
 
 def test_repeat_says_the_message_again_twice_at_most() -> None:
@@ -184,7 +182,7 @@ def test_repeat_says_the_message_again_twice_at_most() -> None:
 def test_a_call_that_runs_too_long_goes_to_a_person() -> None:
     state, _ = play(HEATWAVE)
     state, actions = decide(state, PersonSaid("euh"), NOW + timedelta(minutes=6), HEATWAVE)
-    assert actions[-1] == PutThrough("sip:astreinte@mairie") and "too long" in state.why
+    assert actions[-1] == PutThrough(NEEDS_HELP) and "too long" in state.why
 
 
 @pytest.mark.parametrize(("events", "result"), [

@@ -21,6 +21,9 @@ from callbot.campaigns import wording
 from callbot.campaigns.model import CampaignKind, Result
 from callbot.campaigns.replies import DTMF, Heard, Reply, classify
 
+#: The transfer reason of a person who needs someone (the inbound call's reasons are others).
+NEEDS_HELP = "needs_help"
+
 
 class Phase(StrEnum):
     START = "start"
@@ -40,7 +43,7 @@ class OutboundContext:
     question: str  # with its yes/no hint; "" for a reminder
     callback_number: str  # the town's number, as said: "02 40 12 34 00"
     name: str = ""
-    agent: str = ""  # where to put a person in need through; "": callback tasks only
+    transfer: bool = True  # put a person in need through (the line knows where); else callbacks
     leave_voicemail: bool = True
     listen_sec: float = 6.0
     max_prompts: int = 2  # the question asked this many times without an answer: give up
@@ -111,7 +114,9 @@ class Listen:
 
 @dataclass(frozen=True)
 class PutThrough:
-    target: str
+    """Transfer the person to the agent on duty; ``reason`` goes to the line and the log."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -218,10 +223,10 @@ def _unanswered(state: OutboundState, ctx: OutboundContext, why: str) -> Decisio
 
 
 def _needs_help(state: OutboundState, ctx: OutboundContext, why: str) -> Decision:
-    if not ctx.agent:
+    if not ctx.transfer:
         return _callback(state, f"{why}; no agent on duty")
     return (replace(state, phase=Phase.TRANSFERRING, why=why),
-            [Speak(wording.TRANSFER), PutThrough(ctx.agent)])
+            [Speak(wording.TRANSFER), PutThrough(NEEDS_HELP)])
 
 
 def _callback(state: OutboundState, why: str) -> Decision:

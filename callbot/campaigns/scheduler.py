@@ -11,7 +11,8 @@ checks on people an agent gets a callback task instead.
 Rules, in order: nobody on the do-not-call list is called; nothing starts outside the window;
 this campaign never has more than ``max_lines`` calls, and all outbound calls together leave
 ``inbound_reserve`` lines free for callers; a person already in a call (of any campaign) waits;
-calls start at least ``pacing_sec`` apart; due retries and first tries go in list order.
+calls start at least ``pacing_sec`` apart, and none for a few seconds after one could not be
+placed; due retries and first tries go in list order.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from callbot.campaigns.model import (
     Result,
 )
 from callbot.campaigns.window import is_open, next_opening
+
+#: A call that could not be placed (no free line, the person in another call) holds every new
+#: call back this long, rather than trying the whole list against a full trunk at once.
+NOT_PLACED_HOLD_SEC = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class SchedulerState:
     busy_elsewhere: frozenset[str] = frozenset()  # phone keys in other campaigns' calls
     do_not_call: frozenset[str] = frozenset()  # phone keys
     last_dial_at: datetime | None = None
+    held_until: datetime | None = None  # a call could not be placed: no new one before this
 
 
 # --- events ----------------------------------------------------------------------------
@@ -180,10 +186,10 @@ def _ended(state: SchedulerState, event: Ended, now: datetime, changes: _Changes
     if contact.status not in ACTIVE:
         return state  # already settled (a late or repeated report)
     contact = replace(contact, voicemail_left=contact.voicemail_left or event.voicemail_left)
-    if event.result is Result.NOT_PLACED:  # the claim failed: the try does not count
+    if event.result is Result.NOT_PLACED:  # no line, or another campaign has the person
         changes.save(replace(contact, status=ContactStatus.PENDING, attempts=contact.attempts - 1),
                      event.result)
-        return replace(state, busy_elsewhere=state.busy_elsewhere | {contact.phone_key})
+        return replace(state, held_until=now + timedelta(seconds=NOT_PLACED_HOLD_SEC))
     _settle(state.plan, contact, event.result, now, changes)
     return state
 
@@ -224,6 +230,8 @@ def _schedule(state: SchedulerState, now: datetime, changes: _Changes) -> Decisi
     free = min(plan.max_lines - len(active), state.lines.free_for_outbound(len(active)))
     last_dial = state.last_dial_at
     paced_until = last_dial + timedelta(seconds=plan.pacing_sec) if last_dial else None
+    if state.held_until and (paced_until is None or state.held_until > paced_until):
+        paced_until = state.held_until
     for contact in due:
         if free <= 0 or (paced_until is not None and now < paced_until):
             break
