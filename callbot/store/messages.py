@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from callbot.config import StoreSettings
 from callbot.privacy import redact
@@ -64,10 +64,19 @@ async def add_message(engine: AsyncEngine, call_id: str, service: str, text: str
     time, as the call log keeps times.
     """
     async with engine.begin() as connection:
-        result = await connection.execute(insert(messages).values(
-            call_id=call_id, created_at=at, service=_clip(service, "service"), text=redact(text),
-            callback=_clip(callback, "callback"), wants_callback=wants_callback,
-            mailed_to=_clip(mailed_to, "mailed_to"), mail_error=_clip(mail_error, "mail_error")))
+        return await insert_message(connection, call_id, service, text, callback, wants_callback,
+                                    mailed_to, mail_error, at)
+
+
+async def insert_message(connection: AsyncConnection, call_id: str, service: str, text: str,
+                         callback: str, wants_callback: bool, mailed_to: str, mail_error: str,
+                         at: datetime) -> int:
+    """``add_message`` inside the caller's transaction (a campaign's callback task is written
+    with the contact's final status, or not at all)."""
+    result = await connection.execute(insert(messages).values(
+        call_id=call_id, created_at=at, service=_clip(service, "service"), text=redact(text),
+        callback=_clip(callback, "callback"), wants_callback=wants_callback,
+        mailed_to=_clip(mailed_to, "mailed_to"), mail_error=_clip(mail_error, "mail_error")))
     return result.inserted_primary_key[0]
 
 
