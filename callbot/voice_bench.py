@@ -22,6 +22,12 @@ _FRAMES = re.compile(r"call audio: (\d+) frames sent, (\d+) late")
 #: The latency bench's six questions: each answered from the knowledge base, no comma (a pause
 #: long enough to end the turn early), none that ends the call.
 LATENCY_CLIPS = "fr_q_*.wav"
+#: A bench server does not pre-render the knowledge base: that is a job done once after an
+#: edit (the whole KB is ~2 900 sentences, ~15 min of one core; measured on its own by
+#: ``python3 -m callbot.speech.prerender_bench``). Run beside the calls, it slowed them below a
+#: town's steady state, where the prompt cache on disk is complete; the warm-up call caches
+#: the answers the bench asks instead.
+STEADY_STATE_ENV = {"CALLBOT_VOICE__PRERENDER_ANSWERS": "false"}
 #: Questions per measured call: short calls, as most are, so the greeting is heard often too.
 CLIPS_PER_CALL = 2
 
@@ -149,8 +155,8 @@ def bench_latency(settings: Settings, turns: int, stt_engine: str,
     clips = caller_clips(pattern)
     if not clips:
         raise ValueError(f"no caller clip matches {pattern!r} in {CLIPS}")
-    extra = {"CALLBOT_VOICE__MAX_CALLS": str(max(max(background) + 1,
-                                                 settings.voice.max_calls))}
+    extra = {**STEADY_STATE_ENV, "CALLBOT_VOICE__MAX_CALLS": str(max(max(background) + 1,
+                                                                   settings.voice.max_calls))}
     with voice_server(settings.nlu.cache_dir, stt_engine=stt_engine, **extra) as server:
         warm_up = asyncio.run(call_websocket(server.call_url, clips))
         phases = {str(n): _phase(server, clips, turns, n) for n in background}
@@ -190,7 +196,8 @@ async def _concurrent_calls(server: VoiceServer, concurrent: int,
 
 
 def bench_calls(settings: Settings, concurrent: int, duration_sec: float) -> dict[str, Any]:
-    extra = {"CALLBOT_VOICE__MAX_CALLS": str(max(concurrent, settings.voice.max_calls))}
+    extra = {**STEADY_STATE_ENV,
+             "CALLBOT_VOICE__MAX_CALLS": str(max(concurrent, settings.voice.max_calls))}
     with voice_server(settings.nlu.cache_dir, **extra) as server:
         reports, cores, rss_mb, wall = asyncio.run(_concurrent_calls(server, concurrent,
                                                                      duration_sec))
