@@ -36,9 +36,28 @@ def test_runner_reports_a_wrong_expectation(brain: Brain, tmp_path: Path) -> Non
     assert "bot should say 'pizza'" in failures[1]
 
 
-def test_malformed_scenario_file_names_the_line(tmp_path: Path) -> None:
+def test_runner_checks_what_the_errand_doubles_hold(brain: Brain, tmp_path: Path) -> None:
+    path = tmp_path / "errand.yml"
+    path.write_text(
+        "scenarios:\n  - name: cancel\n    now: '2026-12-08T10:00'\n    caller: '+33612345678'\n"
+        "    errands:\n      calendar:\n        - {calendar: etat-civil, start: '2026-12-10T08:30',"
+        " minutes: 20, name: Dupont}\n    turns:\n"
+        "      - caller: je voudrais annuler mon rendez-vous pour la carte d'identité\n"
+        "      - caller: non je le garde\n"
+        "    after: {booked: [], sms: 1}\n", encoding="utf-8")
+    [scenario] = load_scenarios(path)
+    assert run_scenario(brain, scenario).failures == [
+        "after: booked [], the calendar holds ['etat-civil 2026-12-10T08:30 Dupont']",
+        "after: 1 sms expected, 0 sent"]
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("    turns:\n      - caller: allo\n        expect: {acton: answer}\n", "bad.yml:4: error: expect keys"),
+    ("    errands: {agenda: []}\n    turns:\n      - caller: allo\n",
+     "bad.yml:3: error: errands keys must be among"),
+])
+def test_malformed_scenario_file_names_the_line(tmp_path: Path, text: str, error: str) -> None:
     path = tmp_path / "bad.yml"
-    path.write_text("scenarios:\n  - name: x\n    turns:\n      - caller: allo\n"
-                    "        expect: {acton: answer}\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad.yml:4: error: expect keys"):
+    path.write_text(f"scenarios:\n  - name: x\n{text}", encoding="utf-8")
+    with pytest.raises(DataError, match=error):
         load_scenarios(path)

@@ -26,7 +26,7 @@ from callbot.conversation.call_events import (
     LineEventKind,
     TurnTaken,
 )
-from callbot.conversation.errands import ErrandOptions
+from callbot.conversation.errands import ErrandOptions, SmsNotSent
 from callbot.conversation.model import (
     Action,
     CallerSaid,
@@ -151,13 +151,16 @@ class Conversation:
         done: list[Action] = []
         for _ in range(MAX_ERRAND_STEPS):
             effects = [a.effect for a in actions if isinstance(a, ErrandEffect)]
-            done += [a for a in actions if not isinstance(a, ErrandEffect)]
+            spoken = [a for a in actions if not isinstance(a, ErrandEffect)]
+            done += spoken
             if not effects or self.errands is None:
                 break
             actions = []
             for effect in effects:
                 outcome = self.errands.carry_out(effect, self.clock(), self.caller_id,
                                                  self.call_id)
+                if isinstance(outcome, SmsNotSent):  # unsay "je vous l'envoie": it did not leave
+                    done = [a for a in done if not (isinstance(a, Say) and a in spoken)]
                 if outcome is not None:
                     self.state, more = decide(self.state, ErrandOutcome(outcome), self.clock(),
                                               context)
