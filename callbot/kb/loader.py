@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import date, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from callbot.kb.hours import parse_hours
 from callbot.kb.model import (
@@ -34,11 +35,27 @@ MIN_TOPIC_QUESTIONS = 3
 MIN_ENTRY_QUESTIONS = 2
 MIN_SLOT_MINUTES, MAX_SLOT_MINUTES = 5, 240
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_LINK = re.compile(r"https://[^\s]+")
+_LINK_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}", re.IGNORECASE)
 #: Topic files beside the main file: ``nlu_data/topics/*.yml`` (see its README).
 TOPICS_DIR = "topics"
 _HOURS_IN_PROSE = re.compile(r"\b\d{1,2}\s?h(?:\s?\d{2})?\s?(?:-|à)\s?\d{1,2}\s?h", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def is_email(text: str) -> bool:
+    """An address a message can be mailed to (``messages_to``)."""
+    return bool(_EMAIL.fullmatch(text))
+
+
+def is_link(url: str) -> bool:
+    """A page worth an SMS: ``https://``, a real host name, no space (``link``)."""
+    if not url.startswith("https://") or any(c.isspace() for c in url):
+        return False
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # "https://[…": a broken IPv6 literal
+        return False
+    return bool(_LINK_HOST.fullmatch(host))
 
 
 def first_sentence(text: str) -> str:
@@ -139,14 +156,14 @@ class _Reader:
 
     def email(self, block: LineDict, key: str, where: str) -> str:
         address = self.text(block, key, required=False)
-        if address and not _EMAIL.fullmatch(address):
+        if address and not is_email(address):
             self.error(block.line_of(key), f"{where}: {key} '{address}' is not an e-mail address")
             return ""
         return address
 
     def link(self, block: LineDict, where: str) -> str:
         url = self.text(block, "link", required=False)
-        if url and not _LINK.fullmatch(url):
+        if url and not is_link(url):
             self.error(block.line_of("link"), f"{where}: link must be an https:// address "
                        "without spaces (it is sent by SMS)")
             return ""

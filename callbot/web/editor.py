@@ -13,6 +13,7 @@ from callbot.problems import DataError
 from callbot.store import revisions
 from callbot.web import kb_changes, services_editor
 from callbot.web.auth import redirect, requires, session_of
+from callbot.web.errand_fields import FORM_REFUSED, LINK, link_error
 from callbot.web.faq import SaveOutcome, TopicView, problem_lines
 from callbot.web.kb_text import EDITABLE_FIELDS
 from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE
@@ -20,7 +21,10 @@ from callbot.web.topic_text import TopicDraft, clean_questions
 
 
 def _fields(form: object) -> dict[str, str]:
-    return {key: str(form.get(key, "")) for key in EDITABLE_FIELDS}  # type: ignore[attr-defined]
+    """The topic's fields the form posts; a form without the ``link`` field (an older page,
+    a script) leaves the link as it is."""
+    return {key: str(form.get(key, "")) for key in EDITABLE_FIELDS  # type: ignore[attr-defined]
+            if key != LINK or LINK in form}  # type: ignore[operator]
 
 
 #: Revision ids are 32-bit database integers; a longer number cannot name one.
@@ -82,6 +86,10 @@ async def topic_post(request: web.Request) -> web.StreamResponse:
     editor = request.app[EDITOR]
     kept = {**_fields(form), "examples": str(form.get("examples", "")),
             "questions": str(form.get("questions", "")), "version": str(form.get("version", ""))}
+    wrong_link = link_error(kept.get(LINK, ""))
+    if wrong_link:
+        outcome = SaveOutcome(False, FORM_REFUSED, field_errors={LINK: wrong_link})
+        return _render(request, topic, outcome, kept, status=422)
     if form.get("action") == "preview":
         try:
             spoken = await asyncio.to_thread(editor.preview, topic.id, _fields(form))

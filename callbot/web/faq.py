@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ class TopicView:
     in_editor_file: bool = False  # created in the editor: questions editable, deletable
     takes_questions: bool = False  # lives in a topic file: new questions can go there
     has_examples: bool = True  # an intent of the dialogue classifier (training examples)
+    link: str = ""  # the page the bot offers to send by SMS
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class SaveOutcome:
     problems: tuple[str, ...] = ()
     conflict: bool = False
     revision_id: int | None = None
+    #: field of the form → what is wrong with it, in French, shown beside the field
+    field_errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,7 +123,7 @@ class FaqEditor:
         return TopicView(topic.id, topic.label, topic.answer, topic.details, topic.service,
                          examples, editor, topic_version(files, kb, topic_id), topic.questions,
                          self.shown(topic.source), name == EDITOR_TOPICS_FILE, name is not None,
-                         topic_id in TOPIC_INTENTS or bool(examples or editor))
+                         topic_id in TOPIC_INTENTS or bool(examples or editor), topic.link)
 
     def shown(self, source: str) -> str:
         """A file as the editor shows it: relative to the data folder when it is in it."""
@@ -344,8 +347,8 @@ def with_topic_fields(files: KbFiles, kb: KnowledgeBase, topic_id: str, fields: 
 def topic_version(files: KbFiles, kb: KnowledgeBase, topic_id: str) -> str:
     topic = kb.topics[topic_id]
     mine = read_examples(files.examples).get(topic_id, [])
-    material = "\x00".join([topic.answer, topic.details, topic.label, *topic.questions,
-                            "\x01", *mine])
+    material = "\x00".join([topic.answer, topic.details, topic.label, topic.link,
+                            *topic.questions, "\x01", *mine])
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 

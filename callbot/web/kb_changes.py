@@ -12,6 +12,7 @@ from pathlib import Path
 
 from callbot.kb.loader import MIN_TOPIC_QUESTIONS
 from callbot.kb.model import KnowledgeBase
+from callbot.web.errand_fields import FORM_REFUSED, apply_service_errands, parse_service_errands
 from callbot.web.faq import FaqEditor, Refusal, SaveOutcome, topic_version
 from callbot.web.kb_files import EDITOR_TOPICS_FILE, KbFiles
 from callbot.web.service_text import apply_service_edit, parse_service_form, service_source
@@ -123,11 +124,12 @@ def service_file(files: KbFiles, service_id: str) -> Path | None:
 
 async def save_service(editor: FaqEditor, user: str, service_id: str, base_version: str,
                        form: Mapping[str, str], comment: str = "") -> SaveOutcome:
-    """Name, phone, address, hours by weekday and closures, in the file that holds it."""
+    """Name, phone, address, hours by weekday, closures, appointments and where messages go,
+    in the file that holds the service."""
     service_edit, problems = parse_service_form(form)
-    if service_edit is None:
-        return SaveOutcome(False, "The service form has problems; nothing was saved.",
-                           tuple(problems))
+    errands, errors = parse_service_errands(form, editor.settings.errands.calendar.calendars)
+    if service_edit is None or errors:
+        return SaveOutcome(False, FORM_REFUSED, tuple(problems), field_errors=errors)
 
     def edit(files: KbFiles, kb: KnowledgeBase) -> KbFiles:
         if service_id not in kb.services:
@@ -139,8 +141,10 @@ async def save_service(editor: FaqEditor, user: str, service_id: str, base_versi
         if path is None:
             raise Refusal(f"service '{service_id}' is not written in any file")
         source = str(path)
-        return files.with_text(source, apply_service_edit(path, files.text_of(source),
-                                                          service_id, service_edit))
+        text = apply_service_edit(path, files.text_of(source), service_id, service_edit)
+        if errands is not None:
+            text = apply_service_errands(path, text, kb.services[service_id], errands)
+        return files.with_text(source, text)
 
     return await editor.change(user, comment or f"service {service_id}",
                                [f"service:{service_id}"], edit, "faq.service")

@@ -17,7 +17,7 @@ import yaml
 
 from callbot.yaml_lines import LineDict, load_yaml
 
-EDITABLE_FIELDS = ("answer", "details", "label")
+EDITABLE_FIELDS = ("answer", "details", "label", "link")
 
 
 def quoted(value: str) -> str:
@@ -25,8 +25,16 @@ def quoted(value: str) -> str:
 
 
 def set_topic_fields(path: Path, text: str, topic_id: str, fields: dict[str, str]) -> str:
-    """``text`` with the topic's fields replaced (or added after ``answer``)."""
-    return set_fields(path, text, "topics", topic_id, fields)
+    """``text`` with the topic's fields replaced (or added after ``answer``; a new ``link``
+    after ``service``, a one-line field, whatever layout the answer has; the link is
+    written only when it changes, and an empty one removed)."""
+    others = {k: v for k, v in fields.items() if k != "link"}
+    link = fields.get("link", "").strip()
+    present = str(find_block(path, text, "topics", topic_id).get("link") or "").strip()
+    if "link" in fields and link != present:
+        text = (set_fields(path, text, "topics", topic_id, {"link": link}, after="service")
+                if link else replace_key(path, text, "topics", topic_id, "link", []))
+    return set_fields(path, text, "topics", topic_id, others)
 
 
 def find_block(path: Path, text: str, section: str, block_id: str) -> LineDict:
@@ -67,6 +75,40 @@ def set_fields(path: Path, text: str, section: str, block_id: str, fields: dict[
             at = block.line_of(after) if after in block else block.line
             lines.insert(at, new_line)
     return "\n".join(lines) + "\n"
+
+
+def replace_key(path: Path, text: str, section: str, block_id: str, key: str,
+                new: list[str]) -> str:
+    """``text`` with ``key`` of ``section.block_id``, and all under it, replaced by ``new``
+    (lines written as under the block, its indent added); ``[]`` removes the key, a key not
+    there is added at the block's end. Comments after the key's lines stay."""
+    block = find_block(path, text, section, block_id)
+    lines = text.splitlines()
+    indent = indent_of(lines[block.line - 1])
+    new_lines = [f"{indent}{line}" for line in new]
+    if key in block:
+        start = key_line_of(lines, block.line_of(key), key)
+        end = mapping_end(lines, start)
+        while end > start and blank_or_comment(lines[end - 1]):
+            end -= 1
+        lines[start - 1:end] = new_lines
+    else:
+        at = block_end(lines, block, block_id)
+        lines[at:at] = new_lines
+    return "\n".join(lines) + "\n"
+
+
+def block_end(lines: list[str], block: LineDict, block_id: str) -> int:
+    """The last line of the block that is not blank nor a comment."""
+    key_line = key_line_of(lines, block.line - 1, block_id)
+    end = mapping_end(lines, key_line)
+    while end > key_line and blank_or_comment(lines[end - 1]):
+        end -= 1
+    return end
+
+
+def indent_of(line: str) -> str:
+    return line[:len(line) - len(line.lstrip())]
 
 
 def mapping_end(lines: list[str], first: int) -> int:

@@ -90,7 +90,7 @@ def topic_form(page: str, **changes: str) -> dict[str, str]:
         return html.unescape(value.group(1))
 
     form = {name: field(name) for name in ("csrf_token", "version", "label", "answer", "details",
-                                           "examples")}
+                                           "link", "examples")}
     return {**form, "action": "save", **changes}
 
 

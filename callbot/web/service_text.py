@@ -18,11 +18,14 @@ from callbot.kb.hours import parse_hours
 from callbot.kb.model import WEEKDAYS_FR
 from callbot.web.kb_text import (
     blank_or_comment,
+    block_end,
     find_block,
+    indent_of,
     key_line_of,
     list_end,
     mapping_end,
     quoted,
+    replace_key,
     set_fields,
 )
 from callbot.yaml_lines import LineDict
@@ -127,7 +130,6 @@ def apply_service_edit(path: Path, text: str, service_id: str, edit: ServiceEdit
 def set_hours(path: Path, text: str, service_id: str, hours: dict[str, str]) -> str:
     block = find_block(path, text, "services", service_id)
     lines = text.splitlines()
-    indent = _indent(lines[block.line - 1])
     found = block.get("hours")
     if isinstance(found, LineDict) and _one_line_each(lines, found):
         for weekday in WEEKDAYS_FR:
@@ -135,16 +137,10 @@ def set_hours(path: Path, text: str, service_id: str, hours: dict[str, str]) -> 
             line = lines[number - 1]
             found_comment = _TRAILING_COMMENT.search(line.split(":", 1)[1])
             comment = found_comment.group() if found_comment else ""
-            lines[number - 1] = f"{_indent(line)}{weekday}: {hours[weekday]}{comment}"
+            lines[number - 1] = f"{indent_of(line)}{weekday}: {hours[weekday]}{comment}"
         return "\n".join(lines) + "\n"
-    new = [f"{indent}hours:", *(f"{indent}  {d}: {hours[d]}" for d in WEEKDAYS_FR)]
-    if "hours" in block:
-        start = key_line_of(lines, block.line_of("hours"), "hours")
-        lines[start - 1:mapping_end(lines, start)] = new
-    else:
-        at = _block_end(lines, block, service_id)
-        lines[at:at] = new
-    return "\n".join(lines) + "\n"
+    return replace_key(path, text, "services", service_id, "hours",
+                       ["hours:", *(f"  {d}: {hours[d]}" for d in WEEKDAYS_FR)])
 
 
 def remove_closure(path: Path, text: str, service_id: str, index: int) -> str:
@@ -170,8 +166,8 @@ def add_closure(path: Path, text: str, service_id: str, closure: ClosureDraft) -
     items = block.get("closures") or []
     new = _closure_lines(closure.first, closure.last, closure.reason)
     if "closures" not in block:
-        at = _block_end(lines, block, service_id)
-        indent = _indent(lines[block.line - 1])
+        at = block_end(lines, block, service_id)
+        indent = indent_of(lines[block.line - 1])
         lines[at:at] = [f"{indent}closures:", *(f"{indent}  {line}" for line in new)]
         return "\n".join(lines) + "\n"
     start = key_line_of(lines, block.line_of("closures"), "closures")
@@ -186,7 +182,7 @@ def add_closure(path: Path, text: str, service_id: str, closure: ClosureDraft) -
     end = list_end(lines, start)
     while end > start and blank_or_comment(lines[end - 1]):
         end -= 1
-    dash = _indent(lines[items[-1].line - 1])
+    dash = indent_of(lines[items[-1].line - 1])
     lines[end:end] = [f"{dash}{line}" for line in new]
     return "\n".join(lines) + "\n"
 
@@ -203,7 +199,7 @@ def _closure_lines(first: date, last: date, reason: str, only: list | None = Non
 
 def _closures_key(key_line: str, closures: list) -> list[str]:
     """The whole ``closures:`` key, written as a block list (from an inline one)."""
-    indent = _indent(key_line)
+    indent = indent_of(key_line)
     if not closures:
         return [f"{indent}closures: []"]
     lines = [f"{indent}closures:"]
@@ -229,13 +225,3 @@ def _block_list(lines: list[str], key_line: int, items: object) -> bool:
                 for i in items)
 
 
-def _block_end(lines: list[str], block: LineDict, block_id: str) -> int:
-    key_line = key_line_of(lines, block.line - 1, block_id)
-    end = mapping_end(lines, key_line)
-    while end > key_line and blank_or_comment(lines[end - 1]):
-        end -= 1
-    return end
-
-
-def _indent(line: str) -> str:
-    return line[:len(line) - len(line.lstrip())]

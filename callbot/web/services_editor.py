@@ -1,4 +1,5 @@
-"""Service pages of the editor: name, phone, address, hours by weekday, closures.
+"""Service pages of the editor: name, phone, address, hours by weekday, closures, whether
+it takes appointments by phone (and the slot length), where its messages go.
 
 What the bot says about opening hours comes from here, so the page shows, beside the
 form, what it would answer right now ("c'est ouvert jusqu'à…").
@@ -14,7 +15,7 @@ from aiohttp import web
 from callbot.kb.answers import answer_topic
 from callbot.kb.model import WEEKDAYS_FR, KnowledgeBase, Service
 from callbot.kb.slots import open_now_sentence
-from callbot.web import kb_changes
+from callbot.web import errand_fields, kb_changes
 from callbot.web.auth import redirect, requires, session_of
 from callbot.web.faq import SaveOutcome
 from callbot.web.keys import EDITOR
@@ -30,7 +31,7 @@ def hours_text(service: Service, weekday: int) -> str:
 
 def _form_of(service: Service) -> dict:
     return {"name": service.name, "phone": service.phone, "address": service.address,
-            "access": service.access,
+            "access": service.access, **errand_fields.form_of(service),
             **{f"hours_{d}": hours_text(service, i) for i, d in enumerate(WEEKDAYS_FR)}}
 
 
@@ -38,7 +39,7 @@ def _form_of(service: Service) -> dict:
 @aiohttp_jinja2.template("services.html")
 async def service_list(request: web.Request) -> dict:
     editor = request.app[EDITOR]
-    kb = await asyncio.to_thread(editor.knowledge_base)
+    kb = await asyncio.to_thread(editor.current)
     now = editor.now()
     return {"services": [(s, open_now_sentence(s, now)) for s in kb.services.values()]}
 
@@ -46,7 +47,7 @@ async def service_list(request: web.Request) -> dict:
 async def _page(request: web.Request, service_id: str, outcome: SaveOutcome | None = None,
                 form: dict | None = None, status: int = 200) -> web.Response:
     editor = request.app[EDITOR]
-    kb: KnowledgeBase = await asyncio.to_thread(editor.knowledge_base)
+    kb: KnowledgeBase = await asyncio.to_thread(editor.current)  # a stat, not a load
     service = kb.services.get(service_id)
     if service is None:
         raise web.HTTPNotFound(text="no such service")
@@ -60,7 +61,9 @@ async def _page(request: web.Request, service_id: str, outcome: SaveOutcome | No
         "service": service, "form": form or _form_of(service), "outcome": outcome,
         "weekdays": WEEKDAYS_FR, "version": kb_changes.service_version(kb, service_id),
         "file": editor.shown(str(where)) if where else "?",
-        "spoken": spoken, "example": HOURS_EXAMPLE})
+        "spoken": spoken, "example": HOURS_EXAMPLE,
+        "calendars": sorted(editor.settings.errands.calendar.calendars),
+        "errors": outcome.field_errors if outcome else {}})
     response.set_status(status)
     return response
 
