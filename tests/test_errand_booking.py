@@ -9,9 +9,16 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
+from callbot.brain import Brain
 from callbot.conversation.model import TurnAction
 from callbot.errands import booking as b
-from callbot.errands.bench import SCRIPTS, cmd_bench_booking, dialogue_turns, register
+from callbot.errands.bench import (
+    SCRIPTS,
+    bench_booking_calls,
+    cmd_bench_booking,
+    dialogue_turns,
+    register,
+)
 from callbot.errands.booking import (
     Book,
     Booked,
@@ -310,4 +317,10 @@ def test_bench_booking_registers_under_bench() -> None:
     commands = parser.add_subparsers()
     register(commands, commands.add_parser("bench").add_subparsers())
     args = parser.parse_args(["bench", "booking", "--repeat", "3"])
-    assert args.func is cmd_bench_booking and args.repeat == 3
+    assert args.func is cmd_bench_booking and (args.repeat, args.calls) == (3, 9)
+
+
+def test_the_bench_times_whole_booking_calls_against_radicale(brain: Brain) -> None:
+    figures = bench_booking_calls(brain, dialogues=3)  # each call raises if it did not book
+    assert figures["booking_calendar"] == "radicale" and figures["booking_calls"] == 3
+    assert 0 < float(figures["booking_call_ms_median"]) <= float(figures["booking_call_ms_max"])

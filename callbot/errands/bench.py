@@ -1,27 +1,49 @@
-"""``callbot bench booking``: slot search time on a year of bookings, turns of a booking call.
+"""``callbot bench booking``: slot search time on a year of bookings, turns and wall time of
+a booking call.
 
-No server: the calendar is a list of intervals in memory and the dialogues run through the
-pure ``step`` with the effects carried out here, so the figures are the code's own cost.
+Slot search and turns need no server: the calendar is a list of intervals in memory and the
+turns come from the pure ``step`` with the effects carried out here, so those figures are the
+code's own cost. The wall time is whole booking calls in text, from the request to the last
+reply: the real NLU, policy, ``Conversation`` and ``ErrandRunner``, booking over CalDAV in a
+real Radicale served from this process on the loopback (``radicale.server.serve``, in a
+thread: the server's CPU is counted too). Radicale is a test dependency (``pip install
+-e .[test]``); without it the calls book in the in-memory test double
+(``callbot/errands/memory.py``) and ``booking_calendar`` says ``memory``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
+import socket
 import statistics
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from datetime import time as clock
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callbot.config import Settings
 from callbot.errands import booking as b
-from callbot.errands.ports import Booking, Slot
+from callbot.errands.connectors.factory import Connectors
+from callbot.errands.memory import MemoryCalendar
+from callbot.errands.ports import Booking, Calendar, Slot
+from callbot.errands.runner import ErrandRunner
 from callbot.errands.slots import free_slots
 from callbot.errands.when import parse_when
 from callbot.kb.hours import hours_on
 from callbot.kb.model import Appointments, Service, TimeRange
 from callbot.nlu.evaluation import percentile
+from callbot.ports import free_port
+
+if TYPE_CHECKING:
+    from callbot.brain import Brain
 
 BUSY_INTERVALS = 25_000
 SLOT_MINUTES = 20
@@ -126,18 +148,95 @@ def dialogue_turns(goal: str, request: str, replies: tuple[str, ...]) -> int:
     return 1 + len(replies)
 
 
-def bench_booking(repeat: int = 30) -> dict[str, float]:
-    figures: dict[str, float] = dict(bench_slot_search(repeat))
+# whole booking calls (the request names the topic, so the conversation opens the errand)
+CALLS: tuple[tuple[str, ...], ...] = (
+    ("je voudrais prendre rendez-vous pour refaire ma carte d'identité", "plutôt jeudi matin",
+     "le premier", "Dupont", "oui", "non merci"),
+    ("un rendez-vous pour mon passeport le plus tôt possible", "le premier", "je m'appelle Martin",
+     "oui", "non merci"),
+    ("je voudrais un rendez-vous pour une carte d'identité", "la semaine prochaine l'après-midi",
+     "non aucun", "vendredi", "le deuxième", "Durand", "oui", "non"),
+)
+_BENCH_USER = "bench"
+
+
+@contextmanager
+def radicale_calendars(calendars: dict[str, str]) -> Iterator[Calendar | None]:
+    """A CalDAV calendar in a Radicale served from this process (a thread), or ``None``
+    when Radicale is not installed."""
+    try:
+        import radicale.config
+        import radicale.server
+    except ImportError:
+        yield None
+        return
+    from callbot.errands.connectors.caldav_calendar import CalDavCalendar
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="callbot-bench-caldav-") as folder:
+        configuration = radicale.config.load([])
+        configuration.update({"server": {"hosts": f"127.0.0.1:{port}"},
+                              "storage": {"filesystem_folder": str(Path(folder) / "collections")},
+                              "auth": {"type": "none"}, "rights": {"type": "owner_only"},
+                              "logging": {"level": "warning"}}, "bench", privileged=True)
+        stop, stop_peer = socket.socketpair()
+        server = threading.Thread(target=radicale.server.serve, args=(configuration, stop_peer),
+                                  name="bench-radicale", daemon=True)
+        logging.getLogger("radicale").setLevel(logging.ERROR)  # "auth type none (INSECURE)"
+        server.start()
+        try:
+            yield CalDavCalendar(f"http://127.0.0.1:{port}/", _BENCH_USER, "any", 5.0, calendars)
+        finally:
+            stop.close()  # serve() returns when its end of the pair reads EOF
+            server.join(5.0)
+            stop_peer.close()
+
+
+def bench_booking_calls(brain: Brain, dialogues: int = 9) -> dict[str, float | str]:
+    """Median wall time of ``dialogues`` booking calls (``CALLS`` in turn, each a new caller)."""
+    kb = brain.kb.refresh()
+    calendars = {s.appointments.calendar: s.appointments.calendar
+                 for s in kb.services.values() if s.appointments is not None}
+    times_ms: list[float] = []
+    with radicale_calendars(calendars) as served:
+        calendar = served or MemoryCalendar()
+        for index in range(dialogues):
+            lines = CALLS[index % len(CALLS)]
+            call = brain.conversation(lambda: NOW)
+            call.caller_id = f"+336000000{index:02d}"
+            call.errands = ErrandRunner(Connectors(calendar=calendar))
+            call.start()
+            started = time.perf_counter()
+            said = [call.hear(line).text for line in lines]
+            times_ms.append((time.perf_counter() - started) * 1000)
+            if not any(text.startswith("C'est noté") for text in said):
+                raise AssertionError(f"the booking call {index} did not book: {said}")
+    return {"booking_call_ms_median": round(statistics.median(times_ms), 1),
+            "booking_call_ms_max": round(max(times_ms), 1), "booking_calls": dialogues,
+            "booking_calendar": "radicale" if served else "memory"}
+
+
+def bench_booking(repeat: int = 30, brain: Brain | None = None,
+                  dialogues: int = 9) -> dict[str, float | str]:
+    figures: dict[str, float | str] = dict(bench_slot_search(repeat))
     figures["booking_turns_median"] = statistics.median(dialogue_turns(*script) for script in SCRIPTS)
+    if brain is not None and dialogues > 0:
+        figures.update(bench_booking_calls(brain, dialogues))
     return figures
 
 
 def cmd_bench_booking(args: argparse.Namespace, settings: Settings) -> int:
-    print(json.dumps(bench_booking(args.repeat)))
+    from callbot.brain import Brain
+
+    brain = Brain.load(settings) if args.calls > 0 else None
+    print(json.dumps(bench_booking(args.repeat, brain, args.calls)))
     return 0
 
 
 def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction) -> None:
-    booking = bench.add_parser("booking", help="appointment slot search time and turns per booking call")
+    booking = bench.add_parser("booking",
+                               help="appointment slot search time, turns and time per booking call")
     booking.add_argument("--repeat", type=int, default=30, help="searches per wish (default 30)")
+    booking.add_argument("--calls", type=int, default=9,
+                         help="whole booking calls timed, through a CalDAV server (default 9; 0: none)")
     booking.set_defaults(func=cmd_bench_booking)
