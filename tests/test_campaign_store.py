@@ -108,7 +108,8 @@ async def test_a_result_closes_the_attempt_frees_the_person_and_files_the_callba
     campaign = await get_campaign(store, campaign_id)
     (contact,), persons = await load_contacts(store, campaign_id)
     await progress.claim(store, campaign_id, Contact(contact.id, contact.phone_key, S.DIALING, 1), NOW)
-    await progress.mark_answered(store, contact.id, NOW + timedelta(seconds=10))
+    answered = Contact(contact.id, contact.phone_key, S.IN_CALL, 1)
+    await progress.apply(store, campaign, [Save(answered)], persons, NOW + timedelta(seconds=10))
     done = Contact(contact.id, contact.phone_key, S.CALLBACK, 1, last_result=Result.CALLBACK)
     later = NOW + timedelta(minutes=2)
     await progress.apply(store, campaign, [Save(done, Result.CALLBACK), Callback(contact.id, Result.CALLBACK),

@@ -2,8 +2,8 @@
 
 ``claim`` marks a contact ``dialing``, counts its try, opens its attempt and takes the
 person's lock in one transaction, before any INVITE: if the process dies during the call, the
-next run finds the contact ``dialing`` (or ``in_call`` after ``mark_answered``) and the
-scheduler decides its fate. ``apply`` writes the scheduler's actions after an event (statuses,
+next run finds the contact ``dialing`` (or ``in_call``, saved as soon as the call is answered)
+and the scheduler decides its fate. ``apply`` writes the scheduler's actions after an event (statuses,
 the attempt closed with its result, the lock released, a callback task, the do-not-call list)
 in one transaction: a callback task exists exactly when the contact's final status says so.
 """
@@ -74,16 +74,6 @@ class _NotPending(Exception):
     """Raised inside ``claim``'s transaction to roll it back."""
 
 
-async def mark_answered(engine: AsyncEngine, contact_id: int, now: datetime) -> None:
-    """Someone (or something) answered: from now on, a restart must not call again."""
-    async with engine.begin() as connection:
-        await connection.execute(update(campaign_contacts).where(campaign_contacts.c.id == contact_id)
-                                 .values(status=ContactStatus.IN_CALL, updated_at=now))
-        await connection.execute(update(campaign_attempts).where(
-            campaign_attempts.c.contact_id == contact_id, campaign_attempts.c.ended_at.is_(None))
-            .values(answered_at=now))
-
-
 async def apply(engine: AsyncEngine, campaign: CampaignRow, actions: list[object],
                 people: dict[int, Person], now: datetime, why: str = "") -> None:
     """Write ``Save``, ``Callback`` and ``DoNotCall`` actions in one transaction (others are
@@ -109,9 +99,12 @@ async def _save(connection: AsyncConnection, action: Save, now: datetime, why: s
     await connection.execute(update(campaign_contacts).where(campaign_contacts.c.id == contact.id).values(
         status=contact.status, attempts=contact.attempts, next_at=contact.next_at,
         last_result=contact.last_result, voicemail_left=contact.voicemail_left, updated_at=now))
+    a = campaign_attempts.c
+    if contact.status is ContactStatus.IN_CALL:  # answered: a restart must not call again
+        await connection.execute(update(campaign_attempts).where(
+            a.contact_id == contact.id, a.ended_at.is_(None)).values(answered_at=now))
     if action.result is None:
         return
-    a = campaign_attempts.c
     await connection.execute(update(campaign_attempts).where(a.contact_id == contact.id,
                                                              a.ended_at.is_(None)).values(
         ended_at=now, result=action.result, detail=redact(why)[:300]))
