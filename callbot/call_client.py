@@ -213,7 +213,10 @@ class _Caller:
             next_at += FRAME_SEC
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
-    async def run_steps(self, steps: list[Step], wait_greeting: bool = True) -> None:
+    async def run_steps(self, steps: list[Step], wait_greeting: bool = True,
+                        barge_in: bool = False) -> None:
+        """``barge_in``: a hurried caller, who speaks again as soon as the turn report says
+        what the bot answered, over its audio (protocols that report turns)."""
         if wait_greeting:
             await self.wait_bot_quiet()
         for step in steps:
@@ -222,6 +225,8 @@ class _Caller:
             if step.kind == "wav":
                 await self.play(read_wav(Path(step.value), self.rate))
                 await self.wait_answer()
+                if barge_in and self.reports_turns:
+                    continue
             elif step.kind == "dtmf":
                 self.waiting_since = time.monotonic()
                 self.timeline.caller.append(CallerTurn(key_at=self.waiting_since))
@@ -294,14 +299,15 @@ class _AudioSocketCaller(_Caller):
 
 
 async def call_websocket(url: str, steps: list[Step], rate: int = 8000,
-                         caller: str | None = None, wait_greeting: bool = True) -> CallReport:
+                         caller: str | None = None, wait_greeting: bool = True,
+                         barge_in: bool = False) -> CallReport:
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         bot = _WebSocketCaller(ws, rate)
         await ws.send_str(outgoing("start", call_id=uuid.uuid4().hex, sample_rate=rate,
                                    caller=caller))
         bot.start()
         receiver = asyncio.create_task(bot.receive(), name="call-receive")
-        await bot.run_steps(steps, wait_greeting)
+        await bot.run_steps(steps, wait_greeting, barge_in)
         if not bot.closed.is_set():
             await ws.send_str(outgoing("stop"))
             await ws.close()

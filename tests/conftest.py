@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from errand_servers import Radicale, calendar_env
 
 from callbot.brain import Brain
 from callbot.config import REPO_ROOT, Settings
@@ -62,10 +63,27 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture(scope="session")
-def french_server(nlu_cache: Path, brain: Brain) -> Iterator[tuple[VoiceServer, str]]:
+def town_calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """The town's CalDAV calendar (Radicale) that ``french_server`` books in; under a second
+    to start."""
+    server = Radicale(tmp_path_factory.mktemp("town-calendar")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def french_server(nlu_cache: Path, brain: Brain,
+                  town_calendar: Radicale) -> Iterator[tuple[VoiceServer, str]]:
     """A ``callbot serve`` that understands French (Whisper) with its web app, and the web
-    app's URL: one for the whole session, started once (Whisper's load is the slow part)."""
+    app's URL: one for the whole session, started once (Whisper's load is the slow part).
+    Appointments are booked in ``town_calendar`` (nothing changes unless a caller asks for a
+    rendez-vous)."""
     port = free_port()
     with voice_server(nlu_cache, stt_engine="whisper", CALLBOT_WEB__ENABLED="true",
-                      CALLBOT_WEB__PORT=str(port)) as server:
+                      CALLBOT_WEB__PORT=str(port), **calendar_env(town_calendar),
+                      # a Whisper decode (~1 s) or a Piper sentence starved by other processes
+                      # on 2 cores (load 6-9) was seen past the production deadlines (5 s and
+                      # 1.8 s): hangs are tests/test_hangs.py's subject, not these tests'
+                      CALLBOT_DEADLINES__STT_FINAL_SEC="15",
+                      CALLBOT_DEADLINES__TTS_FIRST_AUDIO_SEC="6") as server:
         yield server, f"http://127.0.0.1:{port}"

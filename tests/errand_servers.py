@@ -104,6 +104,19 @@ class Radicale:
             stop_process(self.process)
 
 
+#: The calendar user and calendar ids a test ``callbot serve`` books in (``calendar_env``).
+CALENDAR_USER = "standard"
+CALENDARS = {"etat-civil": "etat-civil"}
+
+
+def calendar_env(radicale: Radicale) -> dict[str, str]:
+    """The ``CALLBOT_ERRANDS__CALENDAR__*`` settings of a serve that books in ``radicale``."""
+    return {"CALLBOT_ERRANDS__CALENDAR__URL": radicale.url,
+            "CALLBOT_ERRANDS__CALENDAR__USERNAME": CALENDAR_USER,
+            "CALLBOT_ERRANDS__CALENDAR__PASSWORD": "any",
+            "CALLBOT_ERRANDS__CALENDAR__CALENDARS": json.dumps(CALENDARS)}
+
+
 @dataclass
 class Smsc:
     """tests/fixtures/smsc/smsc.js: binds one account, logs every submit_sm as a JSON line."""
