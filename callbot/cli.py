@@ -39,8 +39,8 @@ The two commands to start with:
 "callbot doctor" checks that this machine is ready; "callbot COMMAND --help" details a command."""
 VERBOSE_HELP = "more detail: debug messages, and each turn's JSON in chat"
 #: The order of ``callbot --help``: what a town's technician runs first, developers' tools last.
-COMMAND_ORDER = ("serve", "chat", "doctor", "web", "users", "call", "kb", "scenarios", "models",
-                 "store", "nlu", "rasa", "bench")
+COMMAND_ORDER = ("serve", "chat", "doctor", "web", "users", "call", "kb", "campaign", "scenarios",
+                 "models", "store", "nlu", "rasa", "bench")
 
 
 def _print_json(data: object) -> None:
@@ -339,6 +339,7 @@ EXTENSIONS: tuple[str, ...] = (
     "callbot.fuzz.bench",
     "callbot.fuzz.sip_bench",
     "callbot.errands.bench",
+    "callbot.campaigns.commands",
     "callbot.doctor",
 )
 

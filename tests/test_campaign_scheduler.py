@@ -281,6 +281,11 @@ def test_a_restart_decides_the_fate_of_cut_calls(contact: Contact, plan: Campaig
     assert state.contacts[1].attempts == contact.attempts  # the cut try counted
 
 
+def test_the_first_decision_after_a_restart_knows_the_do_not_call_list() -> None:
+    state, actions = decide(state_of(3), Restarted(do_not_call=frozenset({"key1"})), TUESDAY)
+    assert dials(actions) == [2, 3] and state.contacts[1].status is S.EXCLUDED
+
+
 def test_a_cut_dial_is_retried_an_hour_later_as_a_no_answer() -> None:
     state, actions = decide(initial_state(CampaignPlan(), [Contact(1, "k", S.DIALING, attempts=1)]),
                             Restarted(), TUESDAY)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -65,13 +65,21 @@ class Clock(Protocol):
 
 
 class WallClock:
-    """The town's local time (naive, as the store keeps it) and real waiting."""
+    """The town's local time (naive, as the store keeps it) and real waiting; ``start``
+    ("2026-07-01T10:00", setting ``fixed_now``) sets the clock to that moment when the run
+    begins, from where it goes on at the real pace (demos and tests at a chosen hour)."""
 
-    def __init__(self, timezone: str = "Europe/Paris") -> None:
+    def __init__(self, timezone: str = "Europe/Paris", start: str | None = None) -> None:
         self.zone = ZoneInfo(timezone)
+        self.offset = timedelta(0)
+        if start:
+            self.offset = datetime.fromisoformat(start).replace(tzinfo=None) - self._real()
+
+    def _real(self) -> datetime:
+        return datetime.now(self.zone).replace(tzinfo=None)
 
     def now(self) -> datetime:
-        return datetime.now(self.zone).replace(tzinfo=None)
+        return self._real() + self.offset
 
     async def wait(self, calls: set[asyncio.Task[None]], until: datetime | None, poll_sec: float) -> None:
         timeout = poll_sec if until is None else min(poll_sec, (until - self.now()).total_seconds())
@@ -108,11 +116,11 @@ class CampaignRunner:
         """Call until every contact is in a final status; returns the contacts per status."""
         contacts, self.people = await load_contacts(self.engine, self.campaign.id)
         self.state = initial_state(self.campaign.plan, contacts, self.params.lines)
-        await self._feed(Restarted())
+        tick = await self._tick()
+        await self._feed(Restarted(tick.lines, tick.busy_elsewhere, tick.do_not_call))
         await set_status(self.engine, self.campaign.id, RUNNING, self.clock.now())
         self.log.info(f"campaign {self.campaign.id} running: {len(contacts)} contact(s)")
         try:
-            await self._feed(await self._tick())
             while not (self.finished and not self.calls):
                 await self.clock.wait(set(self.calls), self.wake_at, self.params.poll_sec)
                 ended = self._reap()

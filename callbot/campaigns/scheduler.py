@@ -87,11 +87,12 @@ class Ended:
 
 
 @dataclass(frozen=True)
-class Restarted:
-    """The runner starts on a campaign that may have been cut mid-way."""
+class Restarted(Tick):
+    """The runner starts on a campaign that may have been cut mid-way (with the facts of a
+    tick: nobody on the do-not-call list may be dialed by the first decision)."""
 
 
-Event = Tick | Answered | Ended | Restarted
+Event = Tick | Answered | Ended  # Restarted is a Tick
 
 
 # --- actions ---------------------------------------------------------------------------
@@ -156,11 +157,11 @@ class _Changes:
 def decide(state: SchedulerState, event: Event, now: datetime) -> Decision:
     """Everything the runner does in answer to one event."""
     changes = _Changes(dict(state.contacts))
+    if isinstance(event, Tick):  # a Restarted too
+        state = replace(state, lines=event.lines or state.lines,
+                        busy_elsewhere=_or(event.busy_elsewhere, state.busy_elsewhere),
+                        do_not_call=_or(event.do_not_call, state.do_not_call))
     match event:
-        case Tick():
-            state = replace(state, lines=event.lines or state.lines,
-                            busy_elsewhere=_or(event.busy_elsewhere, state.busy_elsewhere),
-                            do_not_call=_or(event.do_not_call, state.do_not_call))
         case Answered(contact_id=contact_id):
             contact = state.contacts[contact_id]
             if contact.status is ContactStatus.DIALING:
