@@ -15,7 +15,7 @@ from callbot.campaigns.dialer import DialOutcome
 from callbot.campaigns.fake_dialer import HANGUP, Answer, FakeDialer, VirtualClock
 from callbot.campaigns.model import FINAL, CampaignKind, ContactStatus, Lines
 from callbot.campaigns.runner import CampaignRunner, RunnerParams
-from callbot.campaigns.window import why_closed
+from callbot.campaigns.scheduler import why_closed
 from callbot.privacy import pseudonymise
 from callbot.store.campaign_schema import campaign_attempts
 from callbot.store.campaigns import add_do_not_call, get_campaign, load_contacts, people_status

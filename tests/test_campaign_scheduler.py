@@ -33,8 +33,9 @@ from callbot.campaigns.scheduler import (
     WakeAt,
     decide,
     initial_state,
+    next_opening,
+    why_closed,
 )
-from callbot.campaigns.window import next_opening, why_closed
 
 WINDOW = CallingWindow()
 TUESDAY = datetime(2026, 6, 2, 10, 0)

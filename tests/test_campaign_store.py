@@ -4,10 +4,8 @@ do-not-call list by pseudonym, and a retention purge that really deletes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -34,8 +32,8 @@ from callbot.store.campaigns import (
     purge_campaigns,
     status_counts,
 )
-from callbot.store.database import engine_from_settings, migrate
 from callbot.store.schema import messages
+from tests.test_messages import store  # noqa: F401  (a migrated store of each kind)
 from tests.test_store import store_settings  # noqa: F401
 
 KEY = b"test-key"
@@ -58,21 +56,13 @@ async def campaign_with(engine: AsyncEngine, contacts: list[ImportedContact],
     return await create_campaign(engine, NewCampaign(**values), contacts, ("quartier",), KEY, NOW)
 
 
-@pytest.fixture
-async def store(store_settings: StoreSettings) -> AsyncIterator[AsyncEngine]:  # noqa: F811
-    engine = engine_from_settings(store_settings)
-    await migrate(engine, store_settings.schema_name)
-    yield engine
-    await engine.dispose()
-
-
 async def count(engine: AsyncEngine, table: object, *where: object) -> int:
     query = select(func.count()).select_from(table).where(*where)  # type: ignore[arg-type]
     async with engine.connect() as connection:
         return (await connection.execute(query)).scalar_one()
 
 
-async def test_a_campaign_is_stored_with_its_contacts_pseudonymised(store: AsyncEngine) -> None:
+async def test_a_campaign_is_stored_with_its_contacts_pseudonymised(store: AsyncEngine) -> None:  # noqa: F811
     campaign_id = await campaign_with(store, people(3))
     row = await get_campaign(store, campaign_id)
     assert row is not None and row.kind is CampaignKind.HEATWAVE and row.fields == ("quartier",)
@@ -86,7 +76,7 @@ async def test_a_campaign_is_stored_with_its_contacts_pseudonymised(store: Async
     assert await status_counts(store, campaign_id) == {"pending": 3}
 
 
-async def test_one_person_is_in_one_call_at_a_time_across_campaigns(store: AsyncEngine) -> None:
+async def test_one_person_is_in_one_call_at_a_time_across_campaigns(store: AsyncEngine) -> None:  # noqa: F811
     first, second = await campaign_with(store, people(2)), await campaign_with(store, people(1))
     (mine, _), _ = await load_contacts(store, first)
     (theirs,), _ = await load_contacts(store, second)
@@ -103,7 +93,7 @@ async def test_one_person_is_in_one_call_at_a_time_across_campaigns(store: Async
 
 
 async def test_a_result_closes_the_attempt_frees_the_person_and_files_the_callback(
-        store: AsyncEngine) -> None:
+        store: AsyncEngine) -> None:  # noqa: F811
     campaign_id = await campaign_with(store, people(1))
     campaign = await get_campaign(store, campaign_id)
     (contact,), persons = await load_contacts(store, campaign_id)
@@ -129,7 +119,7 @@ async def test_a_result_closes_the_attempt_frees_the_person_and_files_the_callba
     assert await on_do_not_call(store, "other-key")
 
 
-async def test_the_do_not_call_list_keeps_pseudonyms_once(store: AsyncEngine) -> None:
+async def test_the_do_not_call_list_keeps_pseudonyms_once(store: AsyncEngine) -> None:  # noqa: F811
     campaign_id = await campaign_with(store, people(2))
     key = pseudonymise("+33610000001", KEY)
     assert await add_do_not_call(store, key, "cli:agent", NOW)

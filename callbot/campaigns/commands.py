@@ -176,8 +176,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _dry_run(engine: AsyncEngine, campaign: CampaignRow, lines: Lines, now: datetime) -> int:
     """What the first decision of a run would be now; nothing is written."""
-    from callbot.campaigns.scheduler import Dial, Restarted, WakeAt, decide, initial_state
-    from callbot.campaigns.window import why_closed
+    from callbot.campaigns.scheduler import Dial, Restarted, WakeAt, decide, initial_state, why_closed
     from callbot.store.campaign_progress import facts
     from callbot.store.campaigns import load_contacts
 

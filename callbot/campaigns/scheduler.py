@@ -8,6 +8,10 @@ and is retried on the usual schedule, if a try is left. A contact ``in_call`` wa
 may have heard everything: it is not called again (``interrupted``), and when the campaign
 checks on people an agent gets a callback task instead.
 
+The window's hours are the town's local time (naive, as the call log keeps it); French public
+holidays come from the ``holidays`` package through ``callbot.kb.hours``, the calendar the
+opening hours use (Easter Monday, Ascension and Whit Monday included).
+
 Rules, in order: nobody on the do-not-call list is called; nothing starts outside the window;
 this campaign never has more than ``max_lines`` calls, and all outbound calls together leave
 ``inbound_reserve`` lines free for callers; a person already in a call (of any campaign) waits;
@@ -19,23 +23,68 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from callbot.campaigns.model import (
     ACTIVE,
     FINAL,
     FINAL_OF,
     RETRIED,
+    CallingWindow,
     CampaignPlan,
     ContactStatus,
     Lines,
     Result,
 )
-from callbot.campaigns.window import is_open, next_opening
+from callbot.kb.hours import holiday_name
 
 #: A call that could not be placed (no free line, the person in another call) holds every new
 #: call back this long, rather than trying the whole list against a full trunk at once.
 NOT_PLACED_HOLD_SEC = 5.0
+
+
+# --- the calling window ----------------------------------------------------------------
+#: How far ahead the next opening is looked for (a window with no weekday has none).
+SEARCH_DAYS = 31
+
+
+def day_allowed(window: CallingWindow, day: date, emergency: bool) -> bool:
+    """May calls be placed on ``day`` at all? An emergency ignores Sundays and holidays."""
+    if emergency:
+        return True
+    return day.weekday() in window.weekdays and holiday_name(day) is None
+
+
+def why_closed(window: CallingWindow, now: datetime, emergency: bool) -> str | None:
+    """``None`` when a call may start at ``now``, else the reason in a few words."""
+    if not emergency:
+        holiday = holiday_name(now.date())
+        if holiday:
+            return f"public holiday ({holiday})"
+        if now.weekday() not in window.weekdays:
+            return "no calls on this weekday"
+    if now.time() < window.start:
+        return f"before {window.start:%H:%M}"
+    if now.time() >= window.end:
+        return f"after {window.end:%H:%M}"
+    return None
+
+
+def is_open(window: CallingWindow, now: datetime, emergency: bool) -> bool:
+    return why_closed(window, now, emergency) is None
+
+
+def next_opening(window: CallingWindow, now: datetime, emergency: bool) -> datetime | None:
+    """``now`` if a call may start now, else the first moment one may; ``None`` if there is
+    none within ``SEARCH_DAYS``."""
+    if is_open(window, now, emergency):
+        return now
+    for offset in range(SEARCH_DAYS + 1):
+        day = now.date() + timedelta(days=offset)
+        opening = datetime.combine(day, window.start)
+        if opening >= now and window.start < window.end and day_allowed(window, day, emergency):
+            return opening
+    return None
 
 
 @dataclass(frozen=True)
