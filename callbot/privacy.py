@@ -3,8 +3,9 @@
 The raw calling number never reaches storage: it becomes an HMAC under a key the town
 keeps (``CALLBOT_STORE__PSEUDONYM_KEY``), so the same caller gives the same pseudonym
 (repeat callers can be counted) but nobody without the key can go back to the number.
-Transcripts lose phone numbers, e-mail addresses, IBANs and French social-security
-numbers (NIR) before they are written anywhere, spool file included.
+Transcripts lose phone numbers (in digits or said in words), e-mail addresses, IBANs and
+French social-security numbers (NIR) before they are written anywhere, spool file included;
+the bot's lines lose the numbers it read back in words (a number the caller gave for an SMS).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import secrets
 from pathlib import Path
 
 from loguru import logger
+
+from callbot.spoken_phone import IDENTIFIER_MIN_DIGITS, digit_runs
 
 PSEUDONYM_LENGTH = 16  # hex characters kept from the HMAC-SHA256
 
@@ -37,6 +40,16 @@ def redact(text: str) -> str:
     """The sentence with personal identifiers replaced by a bracketed tag."""
     for tag, pattern in _PATTERNS:
         text = pattern.sub(tag, text)
+    return redact_said_numbers(text)
+
+
+def redact_said_numbers(text: str) -> str:
+    """A number said in words as long as a phone number ("zéro six, douze, trente-quatre…",
+    as recognised, or as the bot reads one back) replaced by ``[phone]``. The bot's own
+    lines go through this only: the town's numbers are written there in digits, and stay."""
+    for run in reversed(digit_runs(text)):
+        if run.in_words and sum(c.isdigit() for c in run.digits) >= IDENTIFIER_MIN_DIGITS:
+            text = f"{text[:run.start]}[phone]{text[run.end:]}"
     return text
 
 

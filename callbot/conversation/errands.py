@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from callbot.errands import booking, message
+from callbot.errands import booking, message, sms_number
 from callbot.kb.model import KnowledgeBase, Service, Topic
 from callbot.nlu.text import fold
+from callbot.spoken_phone import other_number_asked
 
 _APPOINTMENT = re.compile(r"\b(?:rendez vous|rdv|reserver|reservation|un creneau)\b")
 _CANCEL = re.compile(r"\b(?:annuler|annule|decommander|supprimer)\b")
@@ -27,9 +28,17 @@ class ErrandOptions:
     """What this call can do beyond answering (set by the conversation from its connectors)."""
 
     appointments: bool = False  # a calendar is configured
-    sms: bool = False  # an SMS sender is configured and the caller's number is known
+    sms: bool = False  # an SMS sender is configured: SMS are offered (the number asked if need be)
     messages: bool = False  # an SMTP server is configured: messages can be left at night
     caller_known: bool = False  # the calling number is known: a callback can be offered
+    sms_to_caller: bool = False  # the calling number is a mobile: an SMS can go straight to it
+
+    @property
+    def why_number(self) -> sms_number.Why:
+        """Why the number would be asked for an SMS (said to the caller first)."""
+        if self.sms_to_caller:
+            return sms_number.Why.ELSEWHERE
+        return sms_number.Why.LANDLINE if self.caller_known else sms_number.Why.HIDDEN
 
 
 #: What the bot says when the confirmation SMS could not leave (the booking itself stands).
@@ -58,9 +67,10 @@ _SMS = re.compile(r"\b(?:sms|texto|par message|le lien|ce lien|un lien)\b")
 
 @dataclass(frozen=True)
 class SendLink:
-    """Send this text (a topic's link) to the calling number, by SMS."""
+    """Send this text (a topic's link) by SMS to ``to`` ("": the calling number)."""
 
     text: str
+    to: str = ""
 
 
 def asks_sms(text: str) -> bool:
@@ -95,11 +105,12 @@ def open_errand(text: str, topics: Iterable[str | None], kb: KnowledgeBase,
     if service is None:
         return None
     folded = fold(text)
+    sms, to_caller = options.sms, options.sms_to_caller
     if _CANCEL.search(folded):
-        return booking.start_cancel(service, sms=options.sms)
+        return booking.start_cancel(service, sms=sms, sms_to_caller=to_caller)
     if _MOVE.search(folded):
-        return booking.start_move(service, sms=options.sms)
-    return booking.start(service, now, text, sms=options.sms)
+        return booking.start_move(service, sms=sms, sms_to_caller=to_caller)
+    return booking.start(service, now, text, sms=sms, sms_to_caller=to_caller)
 
 
 def offer_message(kb: KnowledgeBase, topic: str | None,
@@ -116,17 +127,42 @@ def offer_message(kb: KnowledgeBase, topic: str | None,
     return None
 
 
+ErrandDecision = booking.Decision | message.Decision | sms_number.Decision
+
+
+def ask_number_if_needed(decision: ErrandDecision, options: ErrandOptions,
+                         said: str) -> ErrandDecision:
+    """A booking's confirmation that needs a number (``SendSms(ask_number=True)``) goes on
+    as the number dialogue; any other decision as it is."""
+    asked = next((e for e in decision[2] if isinstance(e, booking.SendSms) and e.ask_number),
+                 None)
+    if asked is None:
+        return decision
+    return sms_number.start(replace(asked, ask_number=False), booking.SMS_SENT,
+                            options.why_number, said)
+
+
+def link_by_sms(send: SendLink, options: ErrandOptions, said: str) -> sms_number.Decision | None:
+    """The number dialogue for a link, or ``None`` when it goes to the calling number."""
+    if options.sms_to_caller and not other_number_asked(said):
+        return None
+    return sms_number.start(send, LINK_SENDING, options.why_number, said)
+
+
 def errand_hears(errand: object, text: str, asr_confidence: float | None,
-                 now: datetime) -> booking.Decision | message.Decision:
+                 now: datetime) -> ErrandDecision:
     """The errand in progress hears the caller's sentence."""
     if isinstance(errand, message.MessageState):
         return message.step(errand, message.CallerText(text), now)
+    if isinstance(errand, sms_number.NumberState):
+        return sms_number.step(errand, sms_number.CallerText(text), now)
     return booking.step(errand, booking.CallerText(text, asr_confidence), now)  # type: ignore[arg-type]
 
 
-def errand_learns(errand: object, outcome: object,
-                  now: datetime) -> booking.Decision | message.Decision:
+def errand_learns(errand: object, outcome: object, now: datetime) -> ErrandDecision:
     """The errand in progress learns what carrying out its effect gave."""
     if isinstance(errand, message.MessageState):
         return message.step(errand, outcome, now)  # type: ignore[arg-type]
+    if isinstance(errand, sms_number.NumberState):
+        return sms_number.step(errand, outcome, now)
     return booking.step(errand, outcome, now)  # type: ignore[arg-type]

@@ -14,12 +14,15 @@ from callbot.conversation import prompts
 from callbot.conversation.errands import (
     LINK_OFFER,
     LINK_SENDING,
+    ErrandDecision,
     ErrandOptions,
     SendLink,
     SmsNotSent,
+    ask_number_if_needed,
     asks_sms,
     errand_hears,
     errand_learns,
+    link_by_sms,
     link_sms,
     offer_message,
     open_errand,
@@ -122,25 +125,32 @@ def decide(state: CallState, event: Event, now: datetime, ctx: PolicyContext) ->
             return _errand(state, errand_learns(state.errand, outcome, now), now, ctx, Why())
         case CallerSaid() if state.errand is not None:
             heard = errand_hears(state.errand, event.parse.text, event.asr_confidence, now)
+            heard = ask_number_if_needed(heard, ctx.errands, event.parse.text)
             return _errand(replace(state, silences=0), heard, now, ctx, _why(event.parse, ctx))
         case CallerSaid():
             return _on_utterance(replace(state, silences=0), event, now, ctx)
     return state, []
 
 
-def _link_asked(state: CallState, parse: ParseResult, ctx: PolicyContext) -> Decision | None:
-    """"Envoyez-moi le lien par SMS" after an answer that has one: sent to the calling number."""
+def _link_asked(state: CallState, parse: ParseResult, now: datetime,
+                ctx: PolicyContext) -> Decision | None:
+    """"Envoyez-moi le lien par SMS" after an answer that has one: sent to the calling number,
+    or to the one the caller gives (asked and read back first)."""
     topic = ctx.kb.topics.get(state.topic or "")
     if topic is None or not topic.link or not ctx.errands.sms or not asks_sms(parse.text):
         return None
     why = _why(parse, ctx, topic.id)
+    send = SendLink(link_sms(ctx.kb.town, topic))
+    number = link_by_sms(send, ctx.errands, parse.text)
+    if number is not None:
+        return _errand(state, number, now, ctx, why)
     say = Say(f"{LINK_SENDING} {prompts.ANYTHING_ELSE}", TurnAction.ANSWER, why)
-    sms = ErrandEffect(SendLink(link_sms(ctx.kb.town, topic)))
-    return replace(state, last_say=say, expecting=Expecting.ANYTHING_ELSE), [say, sms]
+    return replace(state, last_say=say, expecting=Expecting.ANYTHING_ELSE), [
+        say, ErrandEffect(send)]
 
 
-def _errand(state: CallState, decision: booking.Decision | message.Decision, now: datetime,
-            ctx: PolicyContext, why: Why) -> Decision:
+def _errand(state: CallState, decision: ErrandDecision, now: datetime, ctx: PolicyContext,
+            why: Why) -> Decision:
     """The errand dialogue's sayings and effects as the call's actions; when it is over, the
     call goes on ("autre chose ?") or, if it handed over, to a person."""
     errand, says, effects = decision
@@ -346,7 +356,7 @@ def _on_utterance(state: CallState, event: CallerSaid, now: datetime,
     parse = event.parse
     intent, confidence = parse.intent.name, _confidence(event, ctx)
     why = _why(parse, ctx)
-    link = _link_asked(state, parse, ctx)  # before a yes to the details: "oui, par SMS"
+    link = _link_asked(state, parse, now, ctx)  # before a yes to the details: "oui, par SMS"
     if link is not None:
         return link
     reply = _on_expected_reply(state, intent, parse, now, ctx)

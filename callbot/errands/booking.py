@@ -31,6 +31,7 @@ from callbot.errands.when import When, normalise, parse_choice, parse_when, pars
 from callbot.kb.french import with_preposition
 from callbot.kb.model import Service
 from callbot.nlu.text import fold
+from callbot.spoken_phone import other_number_asked
 
 #: Misunderstandings in a row before a person takes over.
 MAX_MISUNDERSTANDINGS = 3
@@ -180,9 +181,13 @@ class Handover:
 
 @dataclass(frozen=True)
 class SendSms:
-    """The caller said yes to the confirmation: send this text to their number."""
+    """The caller said yes to the confirmation: send this text to ``to`` ("": the calling
+    number). ``ask_number``: ask which number first (``callbot.errands.sms_number``): the
+    calling one is hidden or no mobile, or the caller wants it elsewhere."""
 
     text: str
+    to: str = ""
+    ask_number: bool = False
 
 
 Effect = FindSlots | Book | CancelBooking | FindBookings | Handover | SendSms
@@ -207,6 +212,7 @@ class BookingState:
     tries: int = 0  # misunderstandings in a row
     widened: bool = False  # the wish gave nothing: the search now takes any day
     sms: bool = True  # whether an SMS confirmation can be offered
+    sms_to_caller: bool = True  # the calling number takes SMS (else the number is asked)
 
     @property
     def finished(self) -> bool:
@@ -217,30 +223,42 @@ class BookingState:
 Decision = tuple[BookingState, list[Say], list[Effect]]
 
 
-def _new(service: Service, goal: Goal, step: Step, sms: bool) -> BookingState:
+def _new(service: Service, goal: Goal, step: Step, sms: bool,
+         sms_to_caller: bool) -> BookingState:
     if service.appointments is None:
         raise ValueError(f"service '{service.id}' takes no appointments (no 'appointments' block)")
     return BookingState(step, goal, service, service.appointments.calendar,
-                        service.appointments.slot_minutes, sms=sms)
+                        service.appointments.slot_minutes, sms=sms, sms_to_caller=sms_to_caller)
 
 
-def start(service: Service, now: datetime, text: str = "", sms: bool = True) -> Decision:
+def start(service: Service, now: datetime, text: str = "", sms: bool = True,
+          sms_to_caller: bool = True) -> Decision:
     """Book: search at once when the first sentence said when ("mardi matin"), else ask."""
-    state = _new(service, Goal.BOOK, Step.ASK_WHEN, sms)
+    state = _new(service, Goal.BOOK, Step.ASK_WHEN, sms, sms_to_caller)
     wish = parse_when(text, now.date()) if text else None
     return _search(state, wish) if wish else _say(state, ASK_WHEN)
 
 
-def start_cancel(service: Service, sms: bool = True) -> Decision:
+def start_cancel(service: Service, sms: bool = True, sms_to_caller: bool = True) -> Decision:
     """Cancel one of the caller's bookings: find them first."""
-    state = _new(service, Goal.CANCEL, Step.FINDING, sms)
+    state = _new(service, Goal.CANCEL, Step.FINDING, sms, sms_to_caller)
     return state, [], [FindBookings(state.calendar)]
 
 
-def start_move(service: Service, sms: bool = True) -> Decision:
+def start_move(service: Service, sms: bool = True, sms_to_caller: bool = True) -> Decision:
     """Move a booking: find it, book the new slot, then cancel the old one."""
-    state = _new(service, Goal.MOVE, Step.FINDING, sms)
+    state = _new(service, Goal.MOVE, Step.FINDING, sms, sms_to_caller)
     return state, [], [FindBookings(state.calendar)]
+
+
+def asks_person(text: str) -> bool:
+    """"Un agent", "quelqu'un", "le standard": a person, whatever step the errand is at."""
+    return bool(_ASKS_PERSON.search(normalise(text)))
+
+
+def gives_up(text: str) -> bool:
+    """"Laissez tomber", "tant pis", "au revoir": the errand stops, nothing done."""
+    return bool(_GIVES_UP.search(normalise(text)))
 
 
 def event_for_error(effect: Effect, error: ConnectorError) -> Event:
@@ -461,11 +479,15 @@ def _on_confirm(state: BookingState, event: CallerText, today: date) -> Decision
 
 def _on_sms(state: BookingState, event: CallerText, today: date) -> Decision:
     answer = parse_yes_no(event.text)
-    if answer is None:
+    elsewhere = other_number_asked(event.text)  # "oui, sur un autre numéro", "au 07 …"
+    if answer is None and not elsewhere:
         return _misunderstood(state, f"{OFFER_SMS} {YES_OR_NO}")
-    if answer:
-        return _say(state, SMS_SENT, SendSms(sms_text(state)), step=Step.DONE)
-    return _say(state, FINE, step=Step.DONE)
+    if answer is False and not elsewhere:
+        return _say(state, FINE, step=Step.DONE)
+    if elsewhere or not state.sms_to_caller:  # the number is asked, then read back
+        return replace(state, step=Step.DONE, tries=0), [], [
+            SendSms(sms_text(state), ask_number=True)]
+    return _say(state, SMS_SENT, SendSms(sms_text(state)), step=Step.DONE)
 
 
 # --- cancelling and moving ---------------------------------------------------------------

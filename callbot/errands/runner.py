@@ -20,6 +20,7 @@ from callbot.errands import booking, message
 from callbot.errands.connectors.factory import Connectors
 from callbot.errands.ports import ConnectorError
 from callbot.errands.slots import HORIZON_DAYS, free_slots
+from callbot.spoken_phone import dialable, reachable
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,14 @@ class ErrandRunner:
     store: StoreSettings | None = None  # where messages are kept for the agents' list
 
     def options(self, caller: str | None) -> ErrandOptions:
-        """What this call can do: book with a calendar, confirm by SMS with a known number,
-        leave a message when e-mail is configured."""
+        """What this call can do: book with a calendar, send SMS (to the calling number when
+        it is a mobile, else to one the caller gives), leave a message when e-mail is
+        configured, be called back when the number is not hidden."""
         return ErrandOptions(appointments=self.connectors.calendar is not None,
-                             sms=self.connectors.sms is not None and bool(caller),
+                             sms=self.connectors.sms is not None,
                              messages=self.connectors.mail is not None,
-                             caller_known=bool(caller))
+                             caller_known=dialable(caller),
+                             sms_to_caller=reachable(caller) is not None)
 
     def carry_out(self, effect: object, now: datetime, caller: str | None,
                   call_id: str = "") -> object | None:
@@ -95,8 +98,9 @@ class ErrandRunner:
                 return booking.BookingsFound(tuple(calendar.find(effect.calendar, caller, now)))
             case booking.FindBookings():
                 return booking.BookingsFound(())  # no number: nothing to look up by
-            case booking.SendSms() | SendLink() if sms is not None and caller:
-                sms.send(caller, effect.text)
+            case booking.SendSms() | SendLink() if sms is not None and (
+                    effect.to or reachable(caller)):
+                sms.send(effect.to or reachable(caller) or "", effect.text)
                 return None
             case booking.Handover():
                 return None  # the policy hands the call over itself

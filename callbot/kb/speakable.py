@@ -58,7 +58,11 @@ def _n(value: int | float, **kwargs: str) -> str:
 
 
 def _phone(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
+    return phone_in_pairs(re.sub(r"\D", "", match.group(0)))
+
+
+def phone_in_pairs(digits: str) -> str:
+    """"0612345678" as said: "zéro six, douze, trente-quatre, cinquante-six, soixante-dix-huit"."""
     words = []
     for pair in _PHONE_PAIRS.findall(digits):
         words.append(f"zéro {_n(int(pair[1]))}" if pair[0] == "0" else _n(int(pair)))

@@ -17,7 +17,7 @@ from callbot.conversation.call_events import (
     LineEvent,
     TurnTaken,
 )
-from callbot.privacy import pseudonymise, redact
+from callbot.privacy import pseudonymise, redact, redact_said_numbers
 
 Record = dict[str, Any]
 
@@ -42,7 +42,8 @@ def to_record(event: CallEvent, seq: int, key: bytes, node: str | None = None) -
         return {**base, "type": "turn", "caller_text": redact(why["caller"] or ""),
                 "intent": why["intent"], "confidence": why["confidence"], "action": why["action"],
                 "kb_entry": why["kb_entry"], "kb_revision": why["kb_revision"],
-                "bot_text": why["bot"], "transfer_reason": why["transfer_reason"],
+                "bot_text": redact_said_numbers(why["bot"] or ""),
+                "transfer_reason": why["transfer_reason"],
                 "latency_ms": _total_latency(event.latencies_ms),
                 "latencies": json.dumps(event.latencies_ms) if event.latencies_ms else None}
     if isinstance(event, LineEvent):
