@@ -17,6 +17,7 @@ from loguru import logger
 from callbot import cli
 from callbot.campaigns.fake_dialer import Answer, FakeDialer
 from callbot.config import Settings
+from callbot.privacy import pseudonymise
 
 LIST = """Nom;Téléphone;Quartier
 Mme Jeanne Martin;06 12 34 56 78;Centre
@@ -87,8 +88,11 @@ def test_a_dry_run_says_when_calls_would_start(callbot, tmp_path: Path) -> None:
 
 def test_run_calls_everyone_over_the_given_dialer(callbot, tmp_path: Path) -> None:  # noqa: ANN001
     import_list(callbot, tmp_path)
-    code, out, _ = callbot("campaign", "run", "1", "--dialer", "tests.test_campaign_cli:fake_dialer")
+    code, out, err = callbot("campaign", "run", "1", "--dialer", "tests.test_campaign_cli:fake_dialer")
     assert code == 0 and json.loads(out) == {"campaign": 1, "fine": 3}
+    person = pseudonymise("06 12 34 56 78", b"test-key")
+    assert f"campaign 1 person {person}: dialing (try 1)" in err  # the log names pseudonyms…
+    assert "34 56 78" not in err and "612345678" not in err and "Martin" not in err  # …only
     _, out, _ = callbot("campaign", "status", "1")
     assert json.loads(out)["status"] == "finished"
     code, _, err = callbot("campaign", "run", "1", "--dialer", "nowhere:nothing")

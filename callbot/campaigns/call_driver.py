@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -41,6 +42,9 @@ from callbot.campaigns.model import CampaignKind, Result
 from callbot.campaigns.phones import national
 from callbot.store.campaigns import CampaignRow, Person
 
+if TYPE_CHECKING:
+    from loguru import Logger
+
 HANGUP_SEC = 2.0  # a hang-up on the way out (failure, shutdown) waits no longer
 
 
@@ -60,7 +64,7 @@ def context_for(campaign: CampaignRow, person: Person, leave_voicemail: bool,
 
 
 async def drive(call: CallLine, ctx: OutboundContext, now: Callable[[], datetime],
-                log: object = logger) -> End:
+                log: Logger = logger) -> End:
     """The call from its answer to its end; ``now`` is the runner's clock."""
     try:
         return await _dialogue(call, ctx, now)
@@ -69,7 +73,7 @@ async def drive(call: CallLine, ctx: OutboundContext, now: Callable[[], datetime
             await asyncio.wait_for(call.hangup("shutdown"), HANGUP_SEC)
         raise
     except Exception as exc:
-        log.warning(f"call failed: {type(exc).__name__}")  # type: ignore[attr-defined]
+        log.warning(f"call failed: {type(exc).__name__}")
         with contextlib.suppress(Exception):
             await asyncio.wait_for(call.hangup("failure"), HANGUP_SEC)
         return End(Result.INTERRUPTED, f"the call failed: {type(exc).__name__}")

@@ -9,7 +9,9 @@ answered ``CallLine`` and reports the result back to the scheduler. Cancelled (S
 it cancels its calls and returns; the contacts left ``dialing`` or ``in_call`` in the store are
 decided by the next run (``Restarted``), so nobody is called twice.
 
-Log lines name people by their keyed pseudonym only (``person=…``), as the call log does.
+Log lines name people by their keyed pseudonym only ("campaign 3 person 5f2c…: busy"), as the
+call log does, and pass through ``callbot.privacy.redact`` (a back end's reason phrase may hold
+a number).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from callbot.campaigns.scheduler import (
     decide,
     initial_state,
 )
+from callbot.privacy import redact
 from callbot.store import campaign_progress as progress
 from callbot.store.campaigns import (
     FINISHED,
@@ -173,7 +176,9 @@ class CampaignRunner:
 
     async def _call(self, dial: Dial) -> None:
         contact, person = dial.contact, self.people[dial.contact.id]
-        log = self.log.bind(person=contact.phone_key)
+        log = self.log.bind(person=contact.phone_key).patch(
+            lambda record: record.update(message=f"campaign {self.campaign.id} person "
+                                                 f"{contact.phone_key}: {redact(record['message'])}"))
         if not await progress.claim(self.engine, self.campaign.id, contact, self.clock.now()):
             await self._feed(Ended(contact.id, Result.NOT_PLACED), "the person is in another call")
             return
@@ -194,6 +199,6 @@ class CampaignRunner:
             return
         await self._feed(Answered(contact.id))  # saved in_call before a word is said
         ctx = context_for(self.campaign, person, dial.leave_voicemail, self.params.listen_sec)
-        end = await drive(report.call, ctx, self.clock.now, self.log)
+        end = await drive(report.call, ctx, self.clock.now, log)
         log.info(f"{end.result} ({end.why})")
         await self._feed(Ended(contact.id, end.result, end.voicemail_left), end.why)
