@@ -216,3 +216,29 @@ def test_only_the_newest_indexes_stay_on_disk(tmp_path: Path) -> None:
     prune(tmp_path, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "tfidf-svc-model.pkl", "topic-index-0.pkl", "topic-index-1.pkl", "topic-index-2.pkl"]
+
+
+@pytest.mark.parametrize(("question", "topic", "entry"), [
+    ("combien coûte la location de la salle des fêtes", "room_rental", "price"),
+    ("il faut combien de temps pour recevoir le permis de construire", "building_permit",
+     "delay"),
+    ("quels papiers faut-il pour inscrire mon fils à l'école", "school_enrolment", "documents"),
+    ("on est séparés avec le papa qui doit signer l'inscription à l'école", "school_enrolment",
+     "separated"),
+    ("mon bac n'a pas été ramassé ce matin", "waste_collection", "missed"),
+])
+def test_the_point_asked_is_answered_by_its_entry(brain: Brain, question: str, topic: str,
+                                                  entry: str) -> None:
+    """Cost, delay and documents by one facet model pooled over all topics; special cases by
+    the question's words that are not the topic's own."""
+    parse = brain.nlu.parse(question)
+    assert (parse.intent.name, parse.entry) == (topic, entry)
+
+
+def test_a_general_question_keeps_the_main_answer(brain: Brain) -> None:
+    parse = brain.nlu.parse("comment on fait pour avoir un rendez-vous pour un passeport")
+    assert (parse.intent.name, parse.entry) == ("id_card_passport", None)
+
+
+def test_hesitations_alone_match_no_topic(brain: Brain) -> None:
+    assert brain.nlu.retriever.get().match("bof euh").matches == ()

@@ -38,9 +38,33 @@ MIN_CALIBRATION_QUESTIONS = 200  # fewer written questions: the Rasa examples ca
 CALIBRATION_CHUNK = 512  # held-out questions scored at once (bounds the memory of a build)
 _NO_DOC = -1.0
 
+#: Entry ids that name a point callers ask about every topic: one model, pooled over all
+#: topics, learns how each is asked ("c'est combien", "quel délai", "quels papiers").
+FACETS = {"price": "price", "cost": "price", "fee": "price", "fees": "price",
+          "delay": "delay", "documents": "documents"}
+#: The facet model's probability above which the topic's entry for that point answers.
+FACET_MIN_PROBABILITY = 0.5
+FACET_C = 3.0
+#: A word in this share of a topic's questions names the topic, not one of its entries.
+TOPIC_WORD_SHARE = 0.3
+#: An entry answers when, on the words that are not the topic's, it beats the main answer
+#: by this much (cosine); a general question keeps the main answer.
+ENTRY_MARGIN = 0.05
+#: Topics this close to the best get the full entry choice (the classifier may pick them).
+NEAR_BEST = 0.05
+
 #: texts → (intent labels, probability matrix) of the dialogue classifier: its
 #: out-of-scope probability and its probability for the retrieved topic are cues.
 ClassifierCue = Callable[[list[str]], tuple[list[str], np.ndarray]]
+
+
+#: Hesitations carry no subject: left in, "bof euh" met "euh les encombrants".
+_FILLERS = frozenset({"euh", "euhh", "heu", "heuu", "bof", "hum", "hmm", "ben", "bah", "ba"})
+
+
+def retrieval_text(text: str) -> str:
+    """The form the retriever matches: ``features_text`` without hesitations."""
+    return " ".join(w for w in features_text(text).split() if w not in _FILLERS)
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ def _documents(kb: KnowledgeBase, examples: dict[str, list[str]],
     from_examples: list[bool] = []
 
     def add(target_index: int, text: str, question: bool, example: bool = False) -> None:
-        folded = features_text(text)
+        folded = retrieval_text(text)
         if folded:
             texts.append(folded)
             owners.append(target_index)
@@ -130,13 +154,16 @@ class TopicRetriever:
         # Documents are written target by target, targets topic by topic: max by slices.
         self._target_starts = np.minimum(
             np.searchsorted(docs.target_of, np.arange(len(self.targets))), len(docs.texts) - 1)
-        self._empty_targets = np.flatnonzero(np.bincount(docs.target_of,
-                                                         minlength=len(self.targets)) == 0)
+        counts = np.bincount(docs.target_of, minlength=len(self.targets))
+        self._empty_targets = np.flatnonzero(counts == 0)
+        self._doc_ends = np.searchsorted(docs.target_of, np.arange(len(self.targets)), "right")
         self._topic_starts = np.searchsorted(self._topic_of_target, np.arange(len(self._topics)))
         self._vectorizers = tuple(v.fit(docs.texts) for v in _vectorizers())
         self._doc_lexical = tuple(v.transform(docs.texts).T.tocsr() for v in self._vectorizers)
         self._doc_vectors = (encoder.encode_passages(docs.texts) if encoder else None)
         self._calibrator = self._fit_calibrator(docs, examples or {})
+        self._facet_model = self._fit_facets(docs)
+        self._topic_words = self._common_words(kb, docs)
         self.build_seconds = time.perf_counter() - started
         logger.info(f"topic retriever: {len(self._topics)} topics, {len(self.targets)} targets, "
                     f"{len(docs.texts)} documents, encoder "
@@ -232,7 +259,7 @@ class TopicRetriever:
                 features.append(self._features(*self._best_two(topic_scores),
                                                self._cues(texts, best)))
                 labels.append((best == topic_of_doc[chunk]) & (not held_out_topic))
-        outside = [features_text(t) for t in examples.get("out_of_scope", [])]
+        outside = [retrieval_text(t) for t in examples.get("out_of_scope", [])]
         outside = [t for t in outside if t]
         if outside:
             topic_scores = self._topic_scores(self._target_scores(self._similarities(outside)))
@@ -245,6 +272,72 @@ class TopicRetriever:
             return None
         return LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
 
+    def _fit_facets(self, docs: _Documents) -> LogisticRegression | None:
+        """Which generic point (price, delay, documents, or none) a question asks."""
+        rows = np.flatnonzero(docs.is_question)
+        labels = [FACETS.get(self.targets[int(docs.target_of[i])].entry or "", "none")
+                  for i in rows]
+        if len(set(labels)) < 2:
+            return None
+        # words only (the point is in "combien", "délai", "papiers", not in spellings), and
+        # balanced: a few hundred questions ask a point, thousands ask none
+        return LogisticRegression(C=FACET_C, max_iter=1000, class_weight="balanced").fit(
+            self._vectorizers[0].transform([docs.texts[i] for i in rows]), labels)
+
+    def _common_words(self, kb: KnowledgeBase, docs: _Documents) -> list[np.ndarray]:
+        """Per topic, the word columns its subject is named by (its label, and words in at
+        least a share of its questions): they cannot tell its entries apart."""
+        words = self._vectorizers[0]
+        present = (words.transform(docs.texts) > 0).tocsr()
+        topic_of_doc = self._topic_of_target[docs.target_of]
+        common = []
+        for index, topic in enumerate(self._topics):
+            rows = np.flatnonzero((topic_of_doc == index) & docs.is_question)
+            counts = np.asarray(present[rows].sum(axis=0)).ravel() if rows.size else 0
+            mask = counts >= max(2, TOPIC_WORD_SHARE * rows.size)
+            label = words.transform([retrieval_text(kb.topics[topic].label)])
+            mask[label.indices] = True
+            common.append(np.flatnonzero(mask))
+        return common
+
+    def _entry_by_words(self, words: sparse.csr_matrix, topic: int, own: np.ndarray
+                        ) -> str | None:
+        """The topic's target closest to the question once the topic's own words are out."""
+        query = words.copy()
+        query.data[np.isin(query.indices, self._topic_words[topic])] = 0
+        norm = float(np.sqrt((query.data ** 2).sum()))
+        if norm == 0 or len(own) < 2:
+            return None
+        # the topic's documents only: they are contiguous, target by target
+        first, last = self._target_starts[own[0]], self._doc_ends[own[-1]]
+        sims = (query @ self._doc_lexical[0][:, first:last]).toarray().ravel() / norm
+        starts = np.minimum(self._target_starts[own] - first, max(0, sims.size - 1))
+        scores = np.where(self._doc_ends[own] > self._target_starts[own],
+                          np.maximum.reduceat(sims, starts), _NO_DOC)
+        main = next(i for i, t in enumerate(own) if self.targets[int(t)].entry is None)
+        best = int(np.argmax(scores))
+        return (self.targets[int(own[best])].entry
+                if scores[best] > scores[main] + ENTRY_MARGIN else None)
+
+    def _entry(self, words: sparse.csr_matrix, topic: int, own: np.ndarray,
+               target_scores: np.ndarray, facet: str | None) -> str | None:
+        """Which of the topic's answers: its entry for the point asked (price, delay,
+        documents), else the entry its own words are closest to, else the main answer."""
+        if facet is not None:
+            faceted = [int(t) for t in own if FACETS.get(self.targets[int(t)].entry or "") == facet]
+            if faceted:
+                return self.targets[max(faceted, key=lambda t: target_scores[t])].entry
+        return self._entry_by_words(words, topic, own)
+
+    def _facet(self, words: sparse.csr_matrix) -> str | None:
+        """The generic point the question asks (its words' vector), if the model is sure."""
+        if self._facet_model is None:
+            return None
+        probs = self._facet_model.predict_proba(words)[0]
+        best = int(np.argmax(probs))
+        label = str(self._facet_model.classes_[best])
+        return label if label != "none" and probs[best] >= FACET_MIN_PROBABILITY else None
+
     def _confidence(self, features: np.ndarray) -> np.ndarray:
         if self._calibrator is None:
             return np.clip(features[:, 0], 0, 1)
@@ -256,7 +349,7 @@ class TopicRetriever:
 
         ``classified``: the classifier's probabilities for this text when the caller already
         has them (its ranking: intents left out of it count as 0), to save a second pass."""
-        folded = features_text(text)
+        folded = retrieval_text(text)
         if not folded:
             return Retrieval(())
         target_scores = self._target_scores(self._similarities([folded]))[0]
@@ -269,6 +362,8 @@ class TopicRetriever:
                                 classified.get(self._topics[int(t)], 0.0)] for t in order],
                               dtype=np.float32)
         matches = []
+        words = self._vectorizers[0].transform([folded])
+        facet = self._facet(words)
         for rank, topic in enumerate(order):
             rival = np.delete(topic_scores, topic).max(initial=0.0)
             features = self._features(topic_scores[topic:topic + 1], np.asarray([rival]),
@@ -277,8 +372,10 @@ class TopicRetriever:
             if rank > 0:  # a runner-up is at most as likely as the best
                 confidence = min(confidence, matches[0].confidence)
             own = np.flatnonzero(self._topic_of_target == topic)
-            best_target = int(own[np.argmax(target_scores[own])])
-            entry = self.targets[best_target].entry
+            if topic_scores[topic] >= topic_scores[order[0]] - NEAR_BEST:
+                entry = self._entry(words, int(topic), own, target_scores, facet)
+            else:  # a runner-up, named in a clarification: its closest target
+                entry = self.targets[int(own[np.argmax(target_scores[own])])].entry
             matches.append(TopicMatch(self._topics[topic], entry,
                                       float(round(topic_scores[topic], 4)), confidence))
         return Retrieval(tuple(matches))
