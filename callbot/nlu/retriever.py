@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from loguru import logger
 from scipy import sparse
+from scipy.special import expit, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -35,7 +36,7 @@ ENCODER_WEIGHT = 0.5
 ENCODER_FLOOR = 0.8
 RANKING_SIZE = 5
 MIN_CALIBRATION_QUESTIONS = 200  # fewer written questions: the Rasa examples calibrate too
-CALIBRATION_CHUNK = 512  # held-out questions scored at once (bounds the memory of a build)
+CALIBRATION_CHUNK = 256  # held-out questions scored at once (bounds the memory of a build)
 _NO_DOC = -1.0
 
 #: Entry ids that name a point callers ask about every topic: one model, pooled over all
@@ -181,11 +182,15 @@ class TopicRetriever:
         self._encoder, self._classifier = encoder, classifier
 
     # --- similarity ---------------------------------------------------------------------
-    def _similarities(self, texts: list[str]) -> np.ndarray:
-        """Sentence × document similarity, 0–1."""
+    def _similarities(self, texts: list[str], words: sparse.csr_matrix | None = None
+                      ) -> np.ndarray:
+        """Sentence × document similarity, 0–1 (``words``: the texts' word vectors, if the
+        caller has them already)."""
         sims = np.zeros((len(texts), self._doc_lexical[0].shape[1]), dtype=np.float32)
-        for vectorizer, documents in zip(self._vectorizers, self._doc_lexical, strict=True):
-            product = vectorizer.transform(texts) @ documents
+        for index, (vectorizer, documents) in enumerate(zip(self._vectorizers,
+                                                             self._doc_lexical, strict=True)):
+            vectors = words if index == 0 and words is not None else vectorizer.transform(texts)
+            product = vectors @ documents
             sims += product.toarray() if sparse.issparse(product) else product
         sims /= len(self._vectorizers)  # each block is unit-length: the mean cosine
         if self._encoder is not None and self._doc_vectors is not None:
@@ -310,7 +315,7 @@ class TopicRetriever:
             return None
         # the topic's documents only: they are contiguous, target by target
         first, last = self._target_starts[own[0]], self._doc_ends[own[-1]]
-        sims = (query @ self._doc_lexical[0][:, first:last]).toarray().ravel() / norm
+        sims = (query @ self._doc_lexical[0]).toarray().ravel()[first:last] / norm
         starts = np.minimum(self._target_starts[own] - first, max(0, sims.size - 1))
         scores = np.where(self._doc_ends[own] > self._target_starts[own],
                           np.maximum.reduceat(sims, starts), _NO_DOC)
@@ -333,7 +338,8 @@ class TopicRetriever:
         """The generic point the question asks (its words' vector), if the model is sure."""
         if self._facet_model is None:
             return None
-        probs = self._facet_model.predict_proba(words)[0]
+        model = self._facet_model
+        probs = softmax(np.asarray(words @ model.coef_.T).ravel() + model.intercept_)
         best = int(np.argmax(probs))
         label = str(self._facet_model.classes_[best])
         return label if label != "none" and probs[best] >= FACET_MIN_PROBABILITY else None
@@ -341,7 +347,9 @@ class TopicRetriever:
     def _confidence(self, features: np.ndarray) -> np.ndarray:
         if self._calibrator is None:
             return np.clip(features[:, 0], 0, 1)
-        return self._calibrator.predict_proba(features)[:, 1]
+        # the logistic model by hand: sklearn's checks cost more than the product per parse
+        model = self._calibrator
+        return expit(features @ model.coef_[0] + model.intercept_[0])
 
     # --- matching -----------------------------------------------------------------------
     def match(self, text: str, classified: dict[str, float] | None = None) -> Retrieval:
@@ -352,7 +360,8 @@ class TopicRetriever:
         folded = retrieval_text(text)
         if not folded:
             return Retrieval(())
-        target_scores = self._target_scores(self._similarities([folded]))[0]
+        words = self._vectorizers[0].transform([folded])
+        target_scores = self._target_scores(self._similarities([folded], words))[0]
         topic_scores = self._topic_scores(target_scores[None, :])[0]
         order = np.argsort(-topic_scores)[:RANKING_SIZE]
         if classified is None:
@@ -361,14 +370,12 @@ class TopicRetriever:
             cues = np.asarray([[classified.get("out_of_scope", 0.0),
                                 classified.get(self._topics[int(t)], 0.0)] for t in order],
                               dtype=np.float32)
-        matches = []
-        words = self._vectorizers[0].transform([folded])
+        matches: list[TopicMatch] = []
         facet = self._facet(words)
+        rivals = np.asarray([np.delete(topic_scores, t).max(initial=0.0) for t in order])
+        confidences = self._confidence(self._features(topic_scores[order], rivals, cues))
         for rank, topic in enumerate(order):
-            rival = np.delete(topic_scores, topic).max(initial=0.0)
-            features = self._features(topic_scores[topic:topic + 1], np.asarray([rival]),
-                                      cues[rank:rank + 1])
-            confidence = float(self._confidence(features)[0])
+            confidence = float(confidences[rank])
             if rank > 0:  # a runner-up is at most as likely as the best
                 confidence = min(confidence, matches[0].confidence)
             own = np.flatnonzero(self._topic_of_target == topic)
