@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +26,8 @@ M. Louis Bernard;+33 7 81 23 45 67;Port
 Mme Rose Petit;0970123456;Gare
 """
 TUESDAY, SUNDAY = "2026-06-02T10:00", "2026-06-07T10:00"
+#: ``callbot(*args, now=…)`` → (exit code, stdout, stderr)
+Callbot = Callable[..., tuple[int, str, str]]
 
 
 @contextlib.asynccontextmanager
@@ -35,7 +37,8 @@ async def fake_dialer(settings: Settings) -> AsyncIterator[FakeDialer]:
 
 
 @pytest.fixture
-def callbot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def callbot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            capsys: pytest.CaptureFixture[str]) -> Callbot:
     """``callbot(*args, now=…)`` → (exit code, stdout, stderr), on a store of its own."""
     monkeypatch.setenv("CALLBOT_STORE__STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("CALLBOT_STORE__PSEUDONYM_KEY", "test-key")
@@ -53,7 +56,7 @@ def callbot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     return run
 
 
-def import_list(callbot, tmp_path: Path, *extra: str) -> tuple[int, str, str]:  # noqa: ANN001
+def import_list(callbot, tmp_path: Path, *extra: str) -> tuple[int, str, str]:
     path = tmp_path / "registre.csv"
     path.write_text(LIST, encoding="utf-8")
     return callbot("campaign", "import", str(path), "--kind", "heatwave", "--name", "Canicule",
@@ -61,7 +64,7 @@ def import_list(callbot, tmp_path: Path, *extra: str) -> tuple[int, str, str]:  
                    *extra)
 
 
-def test_import_reports_the_rows_left_out_and_stores_the_rest(callbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_import_reports_the_rows_left_out_and_stores_the_rest(callbot: Callbot, tmp_path: Path) -> None:
     code, out, _ = import_list(callbot, tmp_path)
     assert code == 1  # some rows left out
     lines = out.splitlines()
@@ -76,7 +79,7 @@ def test_import_reports_the_rows_left_out_and_stores_the_rest(callbot, tmp_path:
     assert out == "1\tready\theatwave\t3 people\tCanicule\n"
 
 
-def test_a_dry_run_says_when_calls_would_start(callbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_dry_run_says_when_calls_would_start(callbot: Callbot, tmp_path: Path) -> None:
     import_list(callbot, tmp_path)
     code, out, _ = callbot("campaign", "run", "1", "--dry-run", now=SUNDAY)
     assert code == 0
@@ -86,7 +89,7 @@ def test_a_dry_run_says_when_calls_would_start(callbot, tmp_path: Path) -> None:
     assert out.startswith("2026-06-02 10:00: window open; 3 call(s) would start now")
 
 
-def test_run_calls_everyone_over_the_given_dialer(callbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_run_calls_everyone_over_the_given_dialer(callbot: Callbot, tmp_path: Path) -> None:
     import_list(callbot, tmp_path)
     code, out, err = callbot("campaign", "run", "1", "--dialer", "tests.test_campaign_cli:fake_dialer")
     assert code == 0 and json.loads(out) == {"campaign": 1, "fine": 3}
@@ -99,7 +102,7 @@ def test_run_calls_everyone_over_the_given_dialer(callbot, tmp_path: Path) -> No
     assert code == 2 and "no dialer 'nowhere:nothing'" in err
 
 
-def test_the_do_not_call_list_and_the_purge(callbot, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_do_not_call_list_and_the_purge(callbot: Callbot, tmp_path: Path) -> None:
     import_list(callbot, tmp_path, "--retention-days", "7")
     assert callbot("campaign", "dnc", "check", "06.12.34.56.78")[0] == 1
     assert callbot("campaign", "dnc", "add", "+33 6 12 34 56 78")[1] == "added to the do-not-call list\n"
@@ -120,7 +123,7 @@ def test_the_do_not_call_list_and_the_purge(callbot, tmp_path: Path) -> None:  #
     (("--kind", "question"), "a question campaign needs --question"),
     (("--kind", "reminder"), "a reminder campaign needs --message"),
 ])
-def test_what_cannot_be_imported_is_said(callbot, tmp_path: Path, extra: tuple[str, ...],  # noqa: ANN001
+def test_what_cannot_be_imported_is_said(callbot: Callbot, tmp_path: Path, extra: tuple[str, ...],
                                          error: str) -> None:
     code, _, err = import_list(callbot, tmp_path, *extra)
     assert code == 2 and error in err
