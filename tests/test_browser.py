@@ -15,8 +15,9 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import date
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -111,7 +112,8 @@ def test_log_in_see_call_edit_preview_save_hear_roll_back(env: dict, server: str
         assert "réglé par le robot" in page.content()  # the demo week, in the town's words
         page.screenshot(path=SCREENSHOTS / "dashboard.png", full_page=True)
 
-        today = date.today().isoformat()  # a chat --record call is logged at the real time
+        # a chat --record call is logged at the town's real time (Paris, not the machine's UTC)
+        today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
         page.goto(f"{server}/calls?kind=test&from={today}&to={today}")
         page.click("table a >> nth=0")
         page.wait_for_selector(f"text={QUESTION}")

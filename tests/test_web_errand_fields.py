@@ -70,7 +70,7 @@ def _booking_for(bot: Brain) -> str | None:
     answer = call.hear(ENROLMENT)
     if answer.action == "clarify":  # the trimmed data make the NLU less sure: say which
         answer = call.hear("l'inscription à l'école")
-    assert "inscription scolaire" in answer.text, answer.text
+    assert answer.parse and answer.parse.intent.name == "school_enrolment", answer.text
     asked = call.hear("je voudrais prendre rendez-vous")
     errand = call.state.errand
     return getattr(getattr(errand, "service", None), "id", None) if asked.text == \
