@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from callbot.errands.connectors.settings import ErrandSettings
+from callbot.sip.outbound_settings import OutboundSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,6 +148,7 @@ class SipSettings(BaseModel):
     #: Codecs we answer with, ours first among those offered; CALLBOT_SIP__CODECS=G722,PCMU,PCMA.
     #: G722 runs the call's pipeline at 16 kHz, PCMU/PCMA at 8 kHz.
     codecs: str = "G722,PCMU,PCMA"
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)  # calls we place
 
     @field_validator("codecs")
     @classmethod

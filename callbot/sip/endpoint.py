@@ -36,7 +36,7 @@ from callbot.sip.serializer import SipSerializer
 from callbot.sip.signalling import SippyThread, probe_udp_port
 
 if TYPE_CHECKING:
-    from callbot.sip.sippy_side import Admission, SipCallLeg
+    from callbot.sip.sippy_side import Admission, SipCallLeg, SippyStack
 
 TRANSFER_FAILED = ("Je n'arrive pas à vous passer le standard. Vous pouvez appeler l'accueil de "
                    "la mairie au {number}. Au revoir.")
@@ -131,11 +131,13 @@ class SipCall:
         self._progress.put_nowait((kind, detail))
 
     # --- transfer ------------------------------------------------------------------------------
-    async def _transfer(self, reason: str) -> str | None:
-        """REFER and its outcome; returns why it failed (after the fallback words), else None."""
+    async def _transfer(self, reason: str, target: str | None = None) -> str | None:
+        """REFER (to ``target``, else ``sip.transfer_uri``) and its outcome; returns why it
+        failed (after the fallback words), else None."""
         sip = self.endpoint.settings.sip
-        self.log.info(f"sip: REFER to {sip.transfer_uri} (reason {reason})")
-        self.leg.call(self.leg.do_refer, sip.transfer_uri, reason)
+        target = target or sip.transfer_uri
+        self.log.info(f"sip: REFER to {target} (reason {reason})")
+        self.leg.call(self.leg.do_refer, target, reason)
         outcome = await self._transfer_outcome(sip.transfer_timeout_sec)
         if outcome == "transferred":
             self.log.info("sip: transfer accepted (NOTIFY 200); leaving the call")
@@ -215,6 +217,35 @@ class SipEndpoint:
             await asyncio.to_thread(self._thread.stop)
             self._thread = None
         await asyncio.to_thread(self.pacer.stop)
+
+    # --- outbound calls (callbot.sip.outbound): lines shared with callers -------------------
+    @property
+    def sippy_stack(self) -> SippyStack | None:
+        """The running SIP stack (its objects are used in sippy's thread only)."""
+        return self._thread.stack if self._thread is not None else None
+
+    def reserve_line(self, keep_free: int = 0) -> bool:
+        """A line for an outbound call if ``keep_free`` more stay free for callers, whom
+        ``admit`` lets in while any line is free: inbound goes first."""
+        if not self.available() or not self.stack.can_take_call(
+                self.settings.voice.max_calls - keep_free):
+            return False
+        with self._lock:
+            if self._reserved + keep_free >= self.max_calls:
+                return False
+            self._reserved += 1
+        return True
+
+    def release_line(self) -> None:
+        with self._lock:
+            self._reserved -= 1
+
+    def attach(self, leg: SipCallLeg, call: SipCall) -> None:
+        """Route ``leg``'s events (BYE, NOTIFY, INFO, re-INVITE) to ``call``."""
+        self._calls[id(leg)] = call
+
+    def detach(self, leg: SipCallLeg) -> None:
+        self._calls.pop(id(leg), None)
 
     # --- SignallingEvents: called in sippy's thread, never block -----------------------------
     def available(self) -> bool:

@@ -111,8 +111,15 @@ def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = No
     codec = offer.choose_codec(preference)
     if codec is None:
         raise SdpError(f"none of {', '.join(preference)} in the offer")
-    event = offer.telephone_event()
-    formats = [codec] + ([event] if event is not None else [])
+    return describe(address, port, [(codec, offer.name_of(codec) or "")],
+                    offer.telephone_event(), ANSWER_DIRECTION[offer.direction], session_id)
+
+
+def describe(address: str, port: int, codecs: Sequence[tuple[int, str]], event: int | None,
+             direction: str = "sendrecv", session_id: int | None = None) -> str:
+    """One audio stream at ``address:port``: ``codecs`` as (payload type, name), RFC 4733 keys
+    on payload type ``event`` (None: none); an answer's body and an offer's alike."""
+    formats = [pt for pt, _ in codecs] + ([event] if event is not None else [])
     session = session_id if session_id is not None else int(time.time())
     lines = [
         "v=0",
@@ -122,9 +129,9 @@ def answer(offer: SdpOffer, address: str, port: int, session_id: int | None = No
         "t=0 0",
         f"m=audio {port} RTP/AVP {' '.join(str(f) for f in formats)}",
         # G722/8000 too: its RTP clock is 8000 though it samples at 16 kHz (RFC 3551)
-        f"a=rtpmap:{codec} {(offer.name_of(codec) or '').upper()}/{CLOCK_RATE_HZ}",
+        *(f"a=rtpmap:{pt} {name.upper()}/{CLOCK_RATE_HZ}" for pt, name in codecs),
     ]
     if event is not None:
         lines += [f"a=rtpmap:{event} {TELEPHONE_EVENT}/{CLOCK_RATE_HZ}", f"a=fmtp:{event} 0-15"]
-    lines += [f"a=ptime:{PACKET_MS}", f"a={ANSWER_DIRECTION[offer.direction]}"]
+    lines += [f"a=ptime:{PACKET_MS}", f"a={direction}"]
     return "\r\n".join(lines) + "\r\n"
