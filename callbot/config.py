@@ -179,6 +179,7 @@ class StoreSettings(BaseModel):
     retention_days: int = 90  # calls, turns and events older than this are purged
     recording: bool = False  # audio is stored only when switched on…
     recording_retention_days: int = 30  # …and then kept this long
+    message_audio_days: int = 30  # a message's recorded audio (recording on only); 0: never kept
     spool_retry_sec: float = 5.0
     write_timeout_sec: float = 5.0  # a write that hangs longer is spooled instead
 

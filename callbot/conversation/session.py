@@ -49,16 +49,20 @@ from callbot.conversation.model import (
 )
 from callbot.conversation.policy import PolicyContext, PolicyParams, decide
 from callbot.conversation.turn import BotTurn
+from callbot.errands.message import LeaveMessage
 from callbot.kb.model import KnowledgeBase
 from callbot.nlu.result import ParseResult
 from callbot.nlu.text import clean_input
 
 if TYPE_CHECKING:
     from callbot.errands.runner import ErrandRunner
+    from callbot.store.message_audio import HeardAudio
 
 T = TypeVar("T")
 #: Effects and outcomes chained in one turn at most (search → offer is one; book → SMS two).
 MAX_ERRAND_STEPS = 4
+#: Sentences whose audio is kept for a message still to be left (said, then the callback asked).
+MAX_HEARD = 3
 
 
 class StageRunner(Protocol):
@@ -97,6 +101,8 @@ class Conversation:
     stamp_clock: Callable[[], datetime] | None = field(default=None, repr=False)
     #: carries the errand dialogues' effects out (calendar, SMS); None: answering only
     errands: ErrandRunner | None = field(default=None, repr=False)
+    #: the audio of the last sentences heard, by their text (recording on: a message's audio)
+    _heard: dict[str, HeardAudio] = field(default_factory=dict, repr=False)
 
     @property
     def ended(self) -> bool:
@@ -157,8 +163,9 @@ class Conversation:
                 break
             actions = []
             for effect in effects:
+                heard = self._heard.get(effect.text) if isinstance(effect, LeaveMessage) else None
                 outcome = self.errands.carry_out(effect, self.clock(), self.caller_id,
-                                                 self.call_id)
+                                                 self.call_id, heard)
                 if isinstance(outcome, SmsNotSent):  # unsay "je vous l'envoie": it did not leave
                     done = [a for a in done if not (isinstance(a, Say) and a in spoken)]
                 if outcome is not None:
@@ -205,7 +212,10 @@ class Conversation:
         self._emit(self.closed)
 
     def hear(self, text: str, asr_confidence: float | None = None,
-             latencies_ms: dict[str, float] | None = None) -> BotTurn:
+             latencies_ms: dict[str, float] | None = None,
+             heard: HeardAudio | None = None) -> BotTurn:
+        """The caller said ``text``; ``heard``: what it sounded like (given by a voice call
+        only when recording is on, for a message's audio)."""
         text = clean_input(text)
         latencies = dict(latencies_ms or {})
         started = time.perf_counter()
@@ -215,6 +225,9 @@ class Conversation:
             logger.opt(exception=exc).error("NLU failed; handing the call to a person")
             return self.failure("nlu", _describe(exc), text)
         latencies["nlu"] = round((time.perf_counter() - started) * 1000, 2)
+        if heard is not None:  # a message says which sentence it was: its text
+            self._heard = {**dict(list(self._heard.items())[1 - MAX_HEARD:]),
+                           text: heard, parse.text: heard}
         return self._run(CallerSaid(parse, asr_confidence), text, parse, latencies)
 
     def dtmf(self, digit: str) -> BotTurn:

@@ -21,6 +21,7 @@ from callbot.errands.connectors.factory import Connectors
 from callbot.errands.ports import ConnectorError
 from callbot.errands.slots import HORIZON_DAYS, free_slots
 from callbot.spoken_phone import dialable, reachable
+from callbot.store.message_audio import HeardAudio, keeps_audio, save_audio
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,12 @@ class ErrandRunner:
                              sms_to_caller=reachable(caller) is not None)
 
     def carry_out(self, effect: object, now: datetime, caller: str | None,
-                  call_id: str = "") -> object | None:
-        """The outcome to feed back to the dialogue (``None``: nothing to tell it)."""
+                  call_id: str = "", heard: HeardAudio | None = None) -> object | None:
+        """The outcome to feed back to the dialogue (``None``: nothing to tell it).
+        ``heard``: the audio of the sentence a message was said in (kept with the message
+        when recording is on)."""
         if isinstance(effect, message.LeaveMessage):
-            return self._leave(effect, now, caller, call_id)
+            return self._leave(effect, now, caller, call_id, heard)
         try:
             return self._carry_out(effect, now, caller)
         except ConnectorError as exc:
@@ -52,7 +55,7 @@ class ErrandRunner:
             return booking.event_for_error(effect, exc)  # type: ignore[arg-type]
 
     def _leave(self, note: message.LeaveMessage, now: datetime, caller: str | None,
-               call_id: str) -> message.MessageLeft:
+               call_id: str, heard: HeardAudio | None = None) -> message.MessageLeft:
         """E-mail it to the service and keep it in the agents' list: left if either worked
         (the list is what agents tick off; the e-mail is the department's copy)."""
         callback = caller if note.wants_callback and caller else ""
@@ -72,13 +75,24 @@ class ErrandRunner:
             from callbot.store.messages import add_message, blocking
 
             try:
-                blocking(self.store, lambda engine: add_message(
+                message_id = blocking(self.store, lambda engine: add_message(
                     engine, call_id, note.service, note.text, callback, note.wants_callback,
                     mailed_to, mail_error, now))
                 kept = True
             except Exception as exc:  # the database away: the e-mail may still have left
                 logger.opt(exception=exc).warning("errand: the message could not be stored")
+            if kept and heard is not None and keeps_audio(self.store):
+                self._keep_audio(message_id, heard)
         return message.MessageLeft(ok=bool(mailed_to) or kept)
+
+    def _keep_audio(self, message_id: int, heard: HeardAudio) -> None:
+        """The message's audio beside it; a disk that refuses costs the audio, not the
+        message (its transcript is stored)."""
+        assert self.store is not None
+        try:
+            save_audio(self.store, message_id, heard)
+        except OSError as exc:
+            logger.warning(f"errand: the audio of message {message_id} was not kept: {exc}")
 
     def _carry_out(self, effect: object, now: datetime, caller: str | None) -> object | None:
         calendar, sms = self.connectors.calendar, self.connectors.sms

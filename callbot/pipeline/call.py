@@ -38,7 +38,9 @@ from callbot.hangs import deadline_runner
 from callbot.pipeline.conversation_processor import ConversationProcessor
 from callbot.pipeline.pause_detection import PauseAwareVADProcessor
 from callbot.pipeline.turn_taking import TurnTakingParams
+from callbot.pipeline.utterance_audio import UtteranceAudio
 from callbot.speech.silero_vad import SharedSileroVADAnalyzer, load_silero_session
+from callbot.store.message_audio import keeps_audio
 
 if TYPE_CHECKING:
     from callbot.speech.prompt_cache import PromptCache
@@ -150,12 +152,15 @@ async def run_call(stack: VoiceStack, connection: BridgeConnection, serializer: 
                                  audio_out_10ms_chunks=info.pacing.frame_ms // 10)
         transport = BridgeTransport(connection, serializer, params, on_end, info.pacing)
         brain_step = ConversationProcessor(conversation, stack.turn_taking, stack.transfer_target)
+        # the caller's sentences as audio, for a message's, only when the town keeps them
+        heard = [UtteranceAudio()] if keeps_audio(stack.brain.settings.store) else []
         pipeline = Pipeline([
             transport.input(),
             PauseAwareVADProcessor(
                 vad_analyzer=SharedSileroVADAnalyzer(stack.vad_session, sample_rate=rate,
                                                      params=stack.vad),
                 pause_sec=stack.caller_pause_sec),
+            *heard,
             stack.make_stt(rate),
             brain_step,
             stack.make_tts(rate),

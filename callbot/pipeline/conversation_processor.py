@@ -37,8 +37,14 @@ from callbot.conversation import prompts
 from callbot.conversation.call_events import LineEventKind
 from callbot.conversation.session import Conversation
 from callbot.conversation.turn import BotTurn
-from callbot.pipeline.frames import HangupCallFrame, NothingRecognisedFrame, TransferCallFrame
+from callbot.pipeline.frames import (
+    HangupCallFrame,
+    HeardAudioFrame,
+    NothingRecognisedFrame,
+    TransferCallFrame,
+)
 from callbot.pipeline.turn_taking import TurnTaking, TurnTakingParams
+from callbot.store.message_audio import HeardAudio
 
 TICK_SEC = 0.25
 
@@ -65,6 +71,8 @@ class ConversationProcessor(FrameProcessor):
         # one per VAD stop not yet answered by the recogniser (a transcript or nothing): on a
         # busy machine the next stop comes before the last one's transcript
         self._vad_stops: deque[float] = deque(maxlen=8)
+        #: the last sentence's audio (``UtteranceAudio``: recording on), for its transcript
+        self._heard: HeardAudio | None = None
         self._lock = asyncio.Lock()
         self.log = logger.bind(call_id=conversation.call_id)
 
@@ -91,8 +99,12 @@ class ConversationProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame):
             await self._on_transcript(frame)
             return
+        elif isinstance(frame, HeardAudioFrame):
+            self._heard = HeardAudio(frame.pcm, frame.sample_rate)
+            return
         elif isinstance(frame, NothingRecognisedFrame):
             self._next_vad_stop()
+            self._heard = None
             self._turns.answered()  # noise, not words: no hold-on prompt for it
             return
         elif isinstance(frame, InputDTMFFrame):
@@ -137,9 +149,10 @@ class ConversationProcessor(FrameProcessor):
         if vad_stop is not None:
             latencies["stt_after_speech"] = round((time.monotonic() - vad_stop) * 1000, 1)
         self.log.info(f"caller: {text!r}")
+        heard, self._heard = self._heard, None
         await self._handle(self._conversation.hear, text,
                            float(confidence) if confidence is not None else None, latencies,
-                           in_thread=True, vad_stop=vad_stop)
+                           heard, in_thread=True, vad_stop=vad_stop)
 
     def _next_vad_stop(self) -> float | None:
         """When the VAD ended the turn whose transcript (or lack of one) has just come."""

@@ -58,3 +58,12 @@ class CallerPausedFrame(SystemFrame):
 @dataclass
 class CallerResumedFrame(SystemFrame):
     """The caller spoke again after a ``CallerPausedFrame``: the turn goes on."""
+
+
+@dataclass
+class HeardAudioFrame(SystemFrame):
+    """What the caller's sentence that just ended sounded like (recording on only), pushed
+    right after the VAD's stop and so before the recogniser's transcript of it."""
+
+    pcm: bytes = b""
+    sample_rate: int = 16000

@@ -5,7 +5,8 @@ hours, done or not, go when they are as old, or with their call (they name it wi
 foreign key, so they are deleted explicitly, before it). On SQLite the file is
 written with ``secure_delete`` (the bytes are overwritten); on PostgreSQL a ``VACUUM``
 follows so dead rows do not linger in the table files. Recordings, when recording is
-switched on, have their own period and are deleted from disk the same way.
+switched on, have their own period and are deleted from disk the same way; so does a
+message's audio (``callbot.store.message_audio``), and with its message if that goes first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from loguru import logger
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callbot.store.message_audio import purge_audio
 from callbot.store.schema import audit_log, calls, daily_rollups, messages, web_sessions
 
 
@@ -28,12 +30,16 @@ class PurgeReport:
     recordings: int
     sessions: int
     messages: int
+    message_audio: int = 0
 
 
 async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
                 recordings_dir: Path | None = None, recording_retention_days: int = 30,
-                audit_retention_days: int = 365) -> PurgeReport:
-    """Delete what is older than the retention periods; return how much went."""
+                audit_retention_days: int = 365, message_audio_dir: Path | None = None,
+                message_audio_days: int | None = 30) -> PurgeReport:
+    """Delete what is older than the retention periods; return how much went.
+
+    ``message_audio_days=None``: recording is off, every message's audio goes."""
     cutoff = now - timedelta(days=retention_days)
     async with engine.begin() as connection:
         old_calls = select(calls.c.id).where(calls.c.started_at < cutoff)
@@ -54,9 +60,16 @@ async def purge(engine: AsyncEngine, retention_days: int, now: datetime,
             await autocommit.exec_driver_sql("VACUUM calls, turns, line_events, messages")
     removed = await asyncio.to_thread(_purge_recordings, recordings_dir,
                                       now - timedelta(days=recording_retention_days))
+    heard = 0
+    if message_audio_dir is not None:
+        async with engine.connect() as connection:
+            kept = set((await connection.execute(select(messages.c.id))).scalars())
+        heard = await asyncio.to_thread(purge_audio, message_audio_dir, now,
+                                        message_audio_days, kept)
     logger.info(f"purge: {doomed} call(s) before {cutoff:%Y-%m-%d}, {removed} recording(s), "
-                f"{expired} expired session(s), {gone_messages} message(s)")
-    return PurgeReport(doomed, removed, expired, gone_messages)
+                f"{expired} expired session(s), {gone_messages} message(s), {heard} "
+                "message audio file(s)")
+    return PurgeReport(doomed, removed, expired, gone_messages, heard)
 
 
 def _purge_recordings(directory: Path | None, cutoff: datetime) -> int:

@@ -74,12 +74,14 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from callbot.store.message_audio import audio_dir, keeps_audio
     from callbot.store.retention import purge
 
     store = settings.store
     report = _with_engine(settings, lambda engine: purge(
         engine, store.retention_days, datetime.now(), store.state_dir / "recordings",
-        store.recording_retention_days))
+        store.recording_retention_days, message_audio_dir=audio_dir(store),
+        message_audio_days=store.message_audio_days if keeps_audio(store) else None))
     print(json.dumps(report.__dict__))
     return 0
 

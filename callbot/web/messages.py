@@ -2,6 +2,8 @@
 
 The list shows the callback number, personal data, so it is for logged-in users only and is
 not cached by the browser; ticking one off is audited (who, which message, never the number).
+A message's audio, kept only when recording is on, is played from the list; each listening
+is audited too.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from aiohttp import web
 
 from callbot.kb.model import KnowledgeBase
 from callbot.store.accounts import audit
+from callbot.store.message_audio import audio_dir, audio_path
 from callbot.store.messages import mark_done, open_messages
 from callbot.web.auth import redirect, requires, session_of
 from callbot.web.dashboard import _knowledge_base, local_now
-from callbot.web.keys import ENGINE
+from callbot.web.keys import ENGINE, SETTINGS
 
 #: Largest id the ``messages.id`` column holds (PostgreSQL ``integer``); beyond: no such message.
 MAX_MESSAGE_ID = 2**31 - 1
@@ -33,7 +36,8 @@ async def messages_page(request: web.Request) -> web.Response:
     rows = await open_messages(request.app[ENGINE])
     response = aiohttp_jinja2.render_template("messages.html", request, {
         "rows": rows, "open_count": sum(not m.done for m in rows),
-        "services": service_names(await _knowledge_base(request))})
+        "services": service_names(await _knowledge_base(request)),
+        "with_audio": _with_audio(request)})
     response.headers["Cache-Control"] = "no-store"  # callback numbers: not left on disk
     return response
 
@@ -50,6 +54,27 @@ async def message_done(request: web.Request) -> web.StreamResponse:
     return redirect("/messages")
 
 
+def _with_audio(request: web.Request) -> set[int]:
+    """The messages whose audio is on disk (the purge keeps it within its period)."""
+    directory = audio_dir(request.app[SETTINGS].store)
+    if not directory.is_dir():
+        return set()
+    return {int(p.stem) for p in directory.glob("*.wav") if p.stem.isdigit()}
+
+
+@requires("ops")
+async def message_audio(request: web.Request) -> web.StreamResponse:
+    message_id = int(request.match_info["message_id"])
+    path = audio_path(request.app[SETTINGS].store, message_id)
+    if message_id > MAX_MESSAGE_ID or not path.is_file():
+        raise web.HTTPNotFound(text="no audio for this message (recording off, or purged)")
+    await audit(request.app[ENGINE], session_of(request).user.username, "message.listen",
+                f"message {message_id}")
+    return web.FileResponse(path, headers={"Cache-Control": "no-store",
+                                           "Content-Type": "audio/wav"})
+
+
 def routes() -> list[web.RouteDef]:
     return [web.get("/messages", messages_page),
+            web.get(r"/messages/{message_id:\d{1,10}}/audio", message_audio),
             web.post(r"/messages/{message_id:\d{1,10}}/done", message_done)]
