@@ -46,6 +46,7 @@ FACETS = {"price": "price", "cost": "price", "fee": "price", "fees": "price",
 #: The facet model's probability above which the topic's entry for that point answers.
 FACET_MIN_PROBABILITY = 0.5
 FACET_C = 3.0
+FACET_TOL = 1e-3  # 1e-4 gives the same entry to every KB question (3 167), 2.5× slower
 #: A word in this share of a topic's questions names the topic, not one of its entries.
 TOPIC_WORD_SHARE = 0.3
 #: An entry answers when, on the words that are not the topic's, it beats the main answer
@@ -222,12 +223,14 @@ class TopicRetriever:
         return np.column_stack([score, score - rival, rival, oos, score * (1 - oos), agrees,
                                 agrees * (score - rival)])
 
-    def _cues(self, texts: list[str], topics: np.ndarray) -> np.ndarray:
-        """Classifier cues per sentence: P(out of scope), P(the given topic)."""
+    def _cues(self, texts: list[str], topics: np.ndarray,
+              classified: tuple[list[str], np.ndarray] | None = None) -> np.ndarray:
+        """Classifier cues per sentence: P(out of scope), P(the given topic) (``classified``:
+        the classifier's labels and probabilities for ``texts``, if the caller has them)."""
         cues = np.zeros((len(texts), 2), dtype=np.float32)
         if self._classifier is None or not texts:
             return cues
-        labels, probabilities = self._classifier(texts)
+        labels, probabilities = classified or self._classifier(texts)
         column = {label: i for i, label in enumerate(labels)}
         if "out_of_scope" in column:
             cues[:, 0] = probabilities[:, column["out_of_scope"]]
@@ -252,6 +255,7 @@ class TopicRetriever:
         for chunk in np.array_split(rows, max(1, rows.size // CALIBRATION_CHUNK)):
             texts = [docs.texts[i] for i in chunk]
             sims = self._similarities(texts)
+            classified = self._classifier(texts) if self._classifier is not None else None
             for held_out_topic in (False, True):
                 masked = sims.copy()
                 for row, doc in enumerate(chunk):
@@ -262,7 +266,7 @@ class TopicRetriever:
                 topic_scores = self._topic_scores(self._target_scores(masked))
                 best = topic_scores.argmax(axis=1)
                 features.append(self._features(*self._best_two(topic_scores),
-                                               self._cues(texts, best)))
+                                               self._cues(texts, best, classified)))
                 labels.append((best == topic_of_doc[chunk]) & (not held_out_topic))
         outside = [retrieval_text(t) for t in examples.get("out_of_scope", [])]
         outside = [t for t in outside if t]
@@ -286,7 +290,8 @@ class TopicRetriever:
             return None
         # words only (the point is in "combien", "délai", "papiers", not in spellings), and
         # balanced: a few hundred questions ask a point, thousands ask none
-        return LogisticRegression(C=FACET_C, max_iter=1000, class_weight="balanced").fit(
+        return LogisticRegression(C=FACET_C, max_iter=1000, class_weight="balanced",
+                                  tol=FACET_TOL).fit(
             self._vectorizers[0].transform([docs.texts[i] for i in rows]), labels)
 
     def _common_words(self, kb: KnowledgeBase, docs: _Documents) -> list[np.ndarray]:

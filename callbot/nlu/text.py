@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _APOSTROPHES = str.maketrans({"’": "'", "`": "'", "ʼ": "'", "‘": "'"})
 _NON_WORD = re.compile(r"[^\w']+")
 MAX_TEXT_CHARS = 1000
 
 
+@lru_cache(maxsize=8192)  # a few hundred distinct characters: the index folds ~10⁶ of them
 def _fold_char(char: str) -> str:
     decomposed = unicodedata.normalize("NFKD", char)
     base = "".join(c for c in decomposed if not unicodedata.combining(c))
