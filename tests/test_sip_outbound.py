@@ -11,18 +11,23 @@ import asyncio
 import hashlib
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from fixtures.audio.make_clips import make
-from sip_support import free_udp_port
+from sip_support import SippRun, free_udp_port, run_sipp
 from speech_support import PIPER_VOICE
 
 from callbot.bridge import g711
+from callbot.campaigns import wording
+from callbot.campaigns.call_driver import drive
+from callbot.campaigns.dialogue import OutboundContext
+from callbot.campaigns.model import CampaignKind, Result
 from callbot.config import Settings
 from callbot.pipeline.call import VoiceStack
 from callbot.sip.dial_result import DialOutcome, outcome_of
@@ -40,8 +45,10 @@ pytestmark = [
 SCENARIOS = Path(__file__).resolve().parent.parent / "telephony" / "sipp"
 TOWN_HALL = "+33130000000"
 TRUNK_USER, TRUNK_PASSWORD = "mairie", "s3cret-trunk"  # as in uas_auth.xml
-GREETING = ("Bonjour, vous êtes bien sur le répondeur de Marie Dupont. Je ne suis pas "
-            "disponible pour le moment, laissez-moi un message après le bip.")
+#: The tests' dialers, closed after each test (a failed test leaves its call up).
+DIALERS: list[OutboundDialer] = []
+BOT_PACE = 0.5  # Piper's length_scale in these tests
+GREETING = "Bonjour, vous êtes bien sur le répondeur de Marie Dupont. Laissez un message après le bip."
 
 
 def test_statuses_become_outcomes() -> None:
@@ -53,16 +60,19 @@ def test_statuses_become_outcomes() -> None:
 
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Folders for sipp, each with its callee.ul: « oui, allô ? » and a voicemail greeting (a
-    lone « oui ? » is shorter than the VAD's start_secs: decided a person at the window's end)."""
+    """Folders for sipp, each with its callee.ul: « oui, allô ? »; the same, then « oui, tout
+    va bien » every few seconds (whenever the bot asks, an answer comes); a voicemail greeting.
+    A lone « oui ? » would be shorter than the VAD's start_secs."""
     root = tmp_path_factory.mktemp("callees")
+    said = {name: read_wav(make(name, "mb-fr1", text, out_dir=root))[0] for name, text in (
+        ("hello", "Oui, allô ?"), ("fine", "Oui, tout va bien."), ("machine", GREETING))}
+    gap = silence(2.5, 8000)
     folders = {}
-    for name, text, after_sec in (("oui", "Oui, allô ?", 3.0), ("machine", GREETING, 1.0)):
-        pcm = read_wav(make(name, "mb-fr1", text, out_dir=root))[0]
+    for name, pcm in (("oui", said["hello"] + gap), ("fine", said["hello"] + (gap + said["fine"]) * 8),
+                      ("machine", said["machine"] + silence(1.0, 8000))):
         folder = root / name
         folder.mkdir()
-        (folder / "callee.ul").write_bytes(g711.encode(silence(0.4, 8000) + pcm
-                                                       + silence(after_sec, 8000), "ulaw"))
+        (folder / "callee.ul").write_bytes(g711.encode(silence(0.4, 8000) + pcm, "ulaw"))
         folders[name] = folder
     return folders
 
@@ -75,7 +85,10 @@ def _stack() -> VoiceStack:
 
     whisper = resolve_model("faster-whisper-base", Settings())
     load_whisper_model(whisper)
-    voice = PiperVoiceModel.load(PIPER_VOICE)
+    loaded = PiperVoiceModel.load(PIPER_VOICE)
+    # the bot's words at twice the pace (nobody transcribes them): the file's runtime halves
+    piper = replace(loaded._voice, config=replace(loaded._voice.config, length_scale=BOT_PACE))
+    voice = PiperVoiceModel(loaded.path, piper, loaded.load_sec)
     return VoiceStack(brain=None,  # type: ignore[arg-type]  # no conversation: the test drives
                       make_stt=lambda rate: LocalWhisperSTTService(model_dir=whisper),
                       make_tts=lambda rate: PiperTTSService(voice=voice),
@@ -90,128 +103,148 @@ async def endpoint(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Si
                         store={"state_dir": tmp_path_factory.mktemp("state"),
                                "pseudonym_key": "outbound-tests"})
     sip = SipEndpoint(settings, await asyncio.to_thread(_stack))
-    await sip.start()
+    sip.port = await sip.start()  # type: ignore[attr-defined]  # the callees' remote party
     yield sip
     await sip.stop()
 
 
+@pytest_asyncio.fixture(autouse=True, loop_scope="module")
+async def lines_released(endpoint: SipEndpoint) -> AsyncIterator[None]:
+    """Every test ends with every line free again; a failed one's calls are hung up."""
+    yield
+    held = endpoint._reserved
+    for used in DIALERS:
+        await used.close()
+    DIALERS.clear()
+    assert (held, endpoint._reserved) == (0, 0), "lines held after the test, after close()"
+
+
 class Callee:
-    """One sipp UAS run: the trunk and the person behind it."""
+    """One sipp UAS run (``run_sipp``): the trunk and the person behind it, on its own port."""
 
-    def __init__(self, scenario: str, workdir: Path, *args: str) -> None:
+    def __init__(self, endpoint: SipEndpoint, scenario: str, workdir: Path, *args: str) -> None:
         self.port = free_udp_port()
-        self.log = workdir / f"{Path(scenario).stem}-{time.monotonic_ns()}.log"
-        self.messages = self.log.with_suffix(".msg")
-        self.process = subprocess.Popen(
-            ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(self.port),
-             "-mi", "127.0.0.1", "-mp", str(free_udp_port()), "-m", "1", "-nostdin",
-             "-timeout", "40s", "-timeout_error", "-trace_logs", "-log_file", str(self.log),
-             "-trace_msg", "-message_file", str(self.messages), *args],
-            cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE)
+        # sipp reads its options in order: this -p wins over run_sipp's own
+        self.run = asyncio.create_task(run_sipp(scenario, endpoint.port, workdir, "-p",
+                                                str(self.port), "-mi", "127.0.0.1", *args,
+                                                timeout_sec=40))
 
-    async def done(self) -> tuple[int, str, str]:
-        """sipp's exit code, its <log> lines and its message trace."""
-        try:
-            code = await asyncio.to_thread(self.process.wait, 30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = await asyncio.to_thread(self.process.wait)
-        read = lambda path: path.read_text(errors="replace") if path.exists() else ""  # noqa: E731
-        return code, read(self.log), read(self.messages) + self.process.stderr.read().decode()
+    async def listening(self) -> Callee:
+        """Once sipp has bound its port: the INVITE is not left to a retransmission."""
+        async with asyncio.timeout(10):
+            while not self.run.done() and not _udp_bound(self.port):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        return self
+
+    async def done(self) -> SippRun:
+        return await asyncio.wait_for(self.run, 45)
+
+
+def _udp_bound(port: int) -> bool:
+    """Whether a UDP socket is bound to ``port`` (from /proc: binding to probe would race sipp)."""
+    rows = Path("/proc/net/udp").read_text().splitlines()[1:]
+    return any(row.split()[1].endswith(f":{port:04X}") for row in rows)
+
+
+async def sipp_callee(endpoint: SipEndpoint, scenario: str, workdir: Path, *args: str) -> Callee:
+    return await Callee(endpoint, scenario, workdir, *args).listening()
 
 
 def dialer(endpoint: SipEndpoint, callee: Callee, **changes: object) -> OutboundDialer:
     settings = {"trunk_host": "127.0.0.1", "trunk_port": callee.port, "caller_id": TOWN_HALL,
                 "caller_name": "Mairie de Villebrune", "from_domain": "mairie.example",
                 "ring_timeout_sec": 5, "keep_free_lines": 1}
-    return OutboundDialer(endpoint, OutboundSettings(**{**settings, **changes}))
+    DIALERS.append(OutboundDialer(endpoint, OutboundSettings(**{**settings, **changes})))
+    return DIALERS[-1]
 
 
-async def test_answered_by_a_person_who_says_oui(endpoint: SipEndpoint,
-                                                  audio: dict[str, Path]) -> None:
-    callee = Callee("uas_answer.xml", audio["oui"])
-    result = await dialer(endpoint, callee).dial("0601020304")
+async def test_a_campaign_call_reaches_a_person_who_says_oui(endpoint: SipEndpoint,
+                                                             audio: dict[str, Path]) -> None:
+    """The campaign's dialogue over a real call: disclosure, message, question, « oui » → fine."""
+    callee = await sipp_callee(endpoint, "uas_answer.xml", audio["fine"])
+    result = await dialer(endpoint, callee).dial("+33601020304")
     assert (result.outcome, result.status) == (DialOutcome.ANSWERED, 200), result
     call = result.call
     assert call is not None
-    decision = await call.machine()
+    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
+                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
+    end = await drive(call, context, datetime.now)
+    assert end.result == Result.FINE, end
+    decision = await call.machine()  # « Oui, allô ? », then quiet
     assert (decision.verdict, decision.reason) == ("human", "short_greeting")
-    heard = await call.listen(8.0)  # « Oui ? » came during the detection: it was kept
-    assert heard.kind == HeardKind.SPEECH and "oui" in heard.text.lower(), heard
-    assert await call.say("Bonjour, ici la mairie.")
-    assert call.media is not None and call.media.stream.packets_out > 50
-    await call.hangup()
-    code, log, messages = await callee.done()
-    assert code == 0, messages[-3000:]
-    pai, sender = log.split("INVITE PAI", 1)[1].split(" FROM ", 1)
+    assert call.media is not None and call.media.stream.packets_out > 500  # 10 s of words and more
+    run = await callee.done()
+    assert run.returncode == 0, run.stderr[-3000:]
+    pai, sender = run.logs.split("INVITE PAI", 1)[1].split(" FROM ", 1)
     for header in (pai, sender):  # the town hall's number, in From and P-Asserted-Identity
-        assert f'"Mairie de Villebrune" <sip:{TOWN_HALL}@mairie.example>' in header, log
-    assert "BYE sip:callee@127.0.0.1" in messages  # the bot hung up, to the Contact of the 200
-    assert endpoint._reserved == 0
+        assert f'"Mairie de Villebrune" <sip:{TOWN_HALL}@mairie.example>' in header, run.logs
+    invite = run.messages.split("INVITE sip:+33601020304@", 1)[1].split("SIP/2.0 180", 1)[0]
+    assert "application/sdp" in invite and "RTP/AVP 9 0 8 101" in invite  # our offer
+    assert "BYE sip:callee@127.0.0.1" in run.messages  # the bot hung up, to the 200's Contact
 
 
 async def test_busy(endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
-    callee = Callee("uas_busy.xml", audio["oui"])
+    callee = await sipp_callee(endpoint, "uas_busy.xml", audio["oui"])
     result = await dialer(endpoint, callee).dial("0601020304")
     assert (result.outcome, result.status, result.call) == (DialOutcome.BUSY, 486, None)
-    assert (await callee.done())[0] == 0
+    assert (await callee.done()).returncode == 0
 
 
 async def test_no_answer_is_cancelled_after_the_ring_timeout(endpoint: SipEndpoint,
                                                              audio: dict[str, Path]) -> None:
-    callee = Callee("uas_no_answer.xml", audio["oui"])
+    callee = await sipp_callee(endpoint, "uas_no_answer.xml", audio["oui"])
     started = time.monotonic()
     result = await dialer(endpoint, callee, ring_timeout_sec=1.5).dial("0601020304")
     assert (result.outcome, result.status) == (DialOutcome.NO_ANSWER, 487)
     assert 1.4 < time.monotonic() - started < 4
-    code, log, messages = await callee.done()
-    assert code == 0 and "cancelled" in log, messages[-3000:]
+    run = await callee.done()
+    assert run.returncode == 0 and "cancelled" in run.logs, run.messages[-3000:]
 
 
 async def test_digest_challenge_then_answered(endpoint: SipEndpoint,
                                               audio: dict[str, Path]) -> None:
-    callee = Callee("uas_auth.xml", audio["oui"])
+    callee = await sipp_callee(endpoint, "uas_auth.xml", audio["oui"])
     result = await dialer(endpoint, callee, username=TRUNK_USER,
                           password=TRUNK_PASSWORD).dial("0601020304")
     assert result.outcome == DialOutcome.ANSWERED, result
     assert result.call is not None
     await result.call.hangup()
-    code, log, messages = await callee.done()
-    assert code == 0 and "407 Proxy Authentication Required" in messages, messages[-3000:]
-    fields = dict(re.findall(r'(\w+)="([^"]*)"', log.split("Proxy-Authorization:", 1)[1]))
+    run = await callee.done()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "407 Proxy Authentication Required" in run.messages
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', run.logs.split("Proxy-Authorization:", 1)[1]))
     assert (fields["username"], fields["realm"], fields["nonce"]) == (TRUNK_USER, "trunk.mairie",
                                                                       "5b1e8f0c2d")
     md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731, S324 - RFC 2617
     expected = md5(f"{md5(f'{TRUNK_USER}:trunk.mairie:{TRUNK_PASSWORD}')}:5b1e8f0c2d:"
                    f"{md5('INVITE:' + fields['uri'])}")
     assert fields["response"] == expected
-    assert TRUNK_PASSWORD not in messages
+    assert TRUNK_PASSWORD not in run.messages
 
 
 async def test_callee_hangs_up_mid_message(endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
-    callee = Callee("uas_hangup.xml", audio["oui"], "-d", "2500")
+    callee = await sipp_callee(endpoint, "uas_hangup.xml", audio["oui"], "-d", "2500")
     result = await dialer(endpoint, callee).dial("0601020304")
     assert result.call is not None, result
     said = await result.call.say("Bonjour, ici la mairie de Villebrune. " * 6)  # ~15 s of words
     assert said is False and result.call.caller_gone
     assert (await result.call.listen(1.0)).kind == HeardKind.HANGUP
     await asyncio.wait_for(result.call.ended.wait(), 5)
-    assert (await callee.done())[0] == 0
+    assert (await callee.done()).returncode == 0
     assert endpoint._reserved == 0
 
 
 async def test_long_recorded_greeting_is_a_machine(endpoint: SipEndpoint,
                                                     audio: dict[str, Path]) -> None:
-    callee = Callee("uas_answer.xml", audio["machine"])
+    callee = await sipp_callee(endpoint, "uas_answer.xml", audio["machine"])
     result = await dialer(endpoint, callee).dial("0601020304")
     assert result.call is not None, result
     decision = await result.call.machine()
-    assert (decision.verdict, decision.reason) == ("machine", "long_greeting")
-    assert decision.after_sec < 4
+    assert decision.machine and decision.reason in ("long_greeting", "talkative"), decision
+    assert decision.after_sec < 5
     assert await result.call.wait_quiet(0.8, timeout_sec=10)  # the greeting is over
     await result.call.hangup()
-    assert (await callee.done())[0] == 0
+    assert (await callee.done()).returncode == 0
 
 
 async def test_lines_stay_free_for_callers(endpoint: SipEndpoint) -> None:
@@ -224,6 +257,11 @@ async def test_lines_stay_free_for_callers(endpoint: SipEndpoint) -> None:
         assert endpoint.admit("127.0.0.1").code == 0  # a caller still gets the last line
         result = await out.dial("0601020304")
         assert (result.outcome, result.placed, result.reason) == ("failed", False, "no free line")
+        assert endpoint.reserve_line(0)  # nothing kept free: the last line goes out too…
+        try:
+            assert endpoint.admit("127.0.0.1").code == 486  # …and a caller hears busy
+        finally:
+            endpoint.release_line()
     finally:
         endpoint.release_line()
         endpoint.release_line()

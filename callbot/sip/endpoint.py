@@ -247,6 +247,11 @@ class SipEndpoint:
     def detach(self, leg: SipCallLeg) -> None:
         self._calls.pop(id(leg), None)
 
+    def own(self, task: asyncio.Task) -> None:
+        """A call's task: ``stop`` waits for it, then cancels it, before sippy and RTP stop."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # --- SignallingEvents: called in sippy's thread, never block -----------------------------
     def available(self) -> bool:
         return not self._stopping and self.stack.accepting
@@ -289,9 +294,7 @@ class SipEndpoint:
     def _start_call(self, leg: SipCallLeg, offer: SdpOffer, caller: str | None) -> None:
         call = SipCall(self, leg, offer, caller)
         self._calls[id(leg)] = call
-        task = asyncio.create_task(self._run_call(call), name=f"sip-call-{call.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.own(asyncio.create_task(self._run_call(call), name=f"sip-call-{call.call_id}"))
 
     async def _run_call(self, call: SipCall) -> None:
         try:

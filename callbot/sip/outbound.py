@@ -20,6 +20,7 @@ first). The line is held from the INVITE until the call's end (``AnsweredCall.en
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,9 @@ from callbot.speech.answering_machine import AmdParams
 if TYPE_CHECKING:
     from callbot.sip.outbound_call import AnsweredCall
     from callbot.sip.sippy_side import SippyStack
+
+#: ``close`` gives each call this long to say goodbye and end.
+CLOSE_SEC = 5.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,11 @@ class OutboundDialer:
         self.endpoint = endpoint
         self.settings = settings or endpoint.settings.sip.outbound
         self.amd = amd or AmdParams()
-        self.active = 0  # outbound calls holding a line (ringing or answered)
+        self.calls: set[AnsweredCall] = set()  # holding a line (ringing or answered)
+
+    @property
+    def active(self) -> int:
+        return len(self.calls)
 
     def may_dial(self) -> bool:
         """Whether a call placed now would get a line (no line is reserved by asking)."""
@@ -81,11 +89,10 @@ class OutboundDialer:
         if (out.max_lines is not None and self.active >= out.max_lines) \
                 or not self.endpoint.reserve_line(out.keep_free_lines):
             return DialResult(DialOutcome.FAILED, 0, "no free line", placed=False)
-        self.active += 1
         try:
             call = self._invite(stack, number, caller_id or out.caller_id)
         except Exception:
-            self._release()
+            self.endpoint.release_line()
             raise
         try:
             outcome, status, reason = await call.ring(out.ring_timeout_sec)
@@ -114,13 +121,23 @@ class OutboundDialer:
                                             (out.trunk_host, out.trunk_port), credentials, sdp))
         call = AnsweredCall(self.endpoint, leg, number, sock, self._release, out.transfer_uri,
                             self.amd)
+        self.calls.add(call)
         self.endpoint.attach(leg, call)
         leg.call(leg.do_invite)
         logger.bind(call_id=call.call_id).info(
             f"sip: calling {self.endpoint.pseudonym(number)} via {out.trunk_host}:{out.trunk_port}")
         return call
 
-    def _release(self) -> None:
-        self.active -= 1
+    def _release(self, call: AnsweredCall) -> None:
+        self.calls.discard(call)
         self.endpoint.release_line()
+
+    async def close(self, timeout_sec: float = CLOSE_SEC) -> None:
+        """Hang up (or cancel) every call still holding a line: the campaign or the process
+        stops. Before ``SipEndpoint.stop``, which would otherwise wait for them."""
+        calls = list(self.calls)
+        if calls:
+            logger.info(f"sip: hanging up {len(calls)} outbound call(s)")
+            await asyncio.gather(*(asyncio.wait_for(call.hangup("shutdown"), timeout_sec)
+                                   for call in calls), return_exceptions=True)
 

@@ -51,7 +51,7 @@ class AnsweredCall(SipCall):
     """One outbound call; the public methods are for an answered one (``DialResult.call``)."""
 
     def __init__(self, endpoint: SipEndpoint, leg: OutboundLeg, number: str, sock: socket.socket,
-                 release: Callable[[], None], transfer_uri: str | None = None,
+                 release: Callable[[AnsweredCall], None], transfer_uri: str | None = None,
                  amd: AmdParams | None = None) -> None:
         super().__init__(endpoint, leg, NO_MEDIA, number)
         self._sock, self._release, self._transfer_uri = sock, release, transfer_uri
@@ -119,6 +119,7 @@ class AnsweredCall(SipCall):
                       f"RTP {answer.address}:{answer.port})")
         worker = self._pipeline()
         self._task = asyncio.create_task(self._run(worker), name=f"sip-outbound-{self.call_id}")
+        self.endpoint.own(self._task)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._first(self.driver.started), PIPELINE_SEC)
         return DialOutcome.ANSWERED, 200, "OK"
@@ -187,7 +188,7 @@ class AnsweredCall(SipCall):
         if not self.ended.is_set():
             self.ended.set()
             self.endpoint.detach(self.leg)
-            self._release()
+            self._release(self)
             if self.media is None:  # never answered: the RTP socket was never used
                 self._sock.close()
             self._expire_amd()
@@ -272,7 +273,9 @@ class AnsweredCall(SipCall):
         return self.transfer_failure
 
     async def hangup(self, reason: str = "done") -> None:
-        """BYE once the words queued have been played."""
-        if not self.finished.is_set():
+        """BYE once the words queued have been played; CANCEL while it still rings."""
+        if self.media is None:
+            self.leg.call(self.leg.do_hangup)
+        elif not self.finished.is_set():
             await self.driver.send(HangupCallFrame(message="hangup", reason=reason))
         await self.ended.wait()
