@@ -19,8 +19,8 @@ from callbot.sip_bench import sip_server
 from callbot.voice_server import VoiceServer
 
 pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp (sip-tester) missing")
-INPUTS = 1000  # `callbot bench sip-fuzz` runs more; the suite keeps to its time budget
-FLOOD = 1000
+INPUTS = 400  # `callbot bench sip-fuzz` runs more; the suite keeps to its time budget
+FLOOD = 400
 #: Memory the server may gain over the barrage (models loaded before; calls come and go).
 RSS_GROWTH_MB = 60
 

@@ -74,8 +74,10 @@ def _baresip_config(home: Path, caller_wav: Path, codec: str = "PCMU/8000") -> P
     return home
 
 
+# G.722 only: a softphone's call at 16 kHz is the path sipp cannot check by ear; PCMU calls
+# are tested with sipp (tests/test_sip_endpoint.py), and a second baresip call cost ~30 s of CI
 @pytest.mark.parametrize(("codec", "payload_type", "call_rate_hz"),
-                         [("PCMU/8000", 0, 8000), ("G722/8000", 9, 16000)])
+                         [("G722/8000", 9, 16000)])
 def test_baresip_call_hears_the_greeting_and_is_heard(bot: tuple[VoiceServer, int], tmp_path: Path,
                                                       codec: str, payload_type: int,
                                                       call_rate_hz: int) -> None:
