@@ -21,11 +21,14 @@ first). The line is held from the INVITE until the call's end (``AnsweredCall.en
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from callbot.config import Settings
 from callbot.sip.dial_result import DialOutcome
 from callbot.sip.endpoint import SipEndpoint
 from callbot.sip.media import bind_rtp_socket
@@ -141,3 +144,29 @@ class OutboundDialer:
             await asyncio.gather(*(asyncio.wait_for(call.hangup("shutdown"), timeout_sec)
                                    for call in calls), return_exceptions=True)
 
+
+
+@contextlib.asynccontextmanager
+async def campaign_dialer(settings: Settings) -> AsyncIterator[OutboundDialer]:
+    """``callbot campaign run``'s default ``--dialer``: a SIP endpoint of this process's own
+    (on ``sip.outbound.local_port``), the voice loaded once; on the way out every call still
+    up is hung up, then the endpoint stops."""
+    from callbot.brain import Brain  # the NLU, the voice: loaded only to place calls
+    from callbot.serve import build_voice_stack
+
+    out = settings.sip.outbound
+    if not out.configured:
+        raise ValueError("outbound calls are not configured: set [sip.outbound] trunk_host "
+                         "(CALLBOT_SIP__OUTBOUND__TRUNK_HOST), see docs/telephony.md")
+    own = settings.model_copy(update={"sip": settings.sip.model_copy(
+        update={"port": out.local_port})})
+    brain = await asyncio.to_thread(Brain.load, own)
+    endpoint = SipEndpoint(own, await asyncio.to_thread(build_voice_stack, own, brain))
+    port = await endpoint.start()
+    logger.info(f"sip: placing calls from UDP port {port} via {out.trunk_host}:{out.trunk_port}")
+    dialer = OutboundDialer(endpoint)
+    try:
+        yield dialer
+    finally:
+        await dialer.close()
+        await endpoint.stop()

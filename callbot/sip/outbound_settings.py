@@ -25,6 +25,8 @@ class OutboundSettings(BaseModel):
     max_lines: int | None = None  # outbound calls at once at most; None: all but keep_free_lines
     transfer_uri: str | None = None  # the on-duty agent (REFER target); None: sip.transfer_uri
     amd: bool = True  # answering-machine detection on answered calls
+    #: ``callbot campaign run``'s own SIP port (0: any free one; ``callbot serve`` has sip.port)
+    local_port: int = 0
 
     @property
     def configured(self) -> bool:
