@@ -17,6 +17,7 @@ from callbot.kb.model import KnowledgeBase
 from callbot.nlu.embedded import EmbeddedNLU
 from callbot.nlu.training_data import TrainingData, load_training_data
 from callbot.ports import free_port
+from callbot.sip_bench import free_udp_ports, sip_env
 from callbot.voice_server import VoiceServer, voice_server
 
 # The servers the tests start do not pre-render the knowledge base's answers in the background
@@ -71,6 +72,9 @@ def town_calendar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale
     server.stop()
 
 
+FRENCH_SERVER_CALLS = 10
+
+
 @pytest.fixture(scope="session")
 def french_server(nlu_cache: Path, brain: Brain,
                   town_calendar: Radicale) -> Iterator[tuple[VoiceServer, str]]:
@@ -78,9 +82,11 @@ def french_server(nlu_cache: Path, brain: Brain,
     app's URL: one for the whole session, started once (Whisper's load is the slow part).
     Appointments are booked in ``town_calendar`` (nothing changes unless a caller asks for a
     rendez-vous)."""
-    port = free_port()
+    port, rtp_min = free_port(), free_udp_ports(4, step=8)
     with voice_server(nlu_cache, stt_engine="whisper", CALLBOT_WEB__ENABLED="true",
                       CALLBOT_WEB__PORT=str(port), **calendar_env(town_calendar),
+                      # SIP too, for tests/test_errand_voice.py's booking by phone
+                      **sip_env(rtp_min, rtp_min + 32, FRENCH_SERVER_CALLS),
                       # a Whisper decode (~1 s) or a Piper sentence starved by other processes
                       # on 2 cores (load 6-9) was seen past the production deadlines (5 s and
                       # 1.8 s): hangs are tests/test_hangs.py's subject, not these tests'
