@@ -202,6 +202,19 @@ async def test_no_answer_is_cancelled_after_the_ring_timeout(endpoint: SipEndpoi
     assert run.returncode == 0 and "cancelled" in run.logs, run.messages[-3000:]
 
 
+async def test_a_campaign_stopped_while_it_rings_cancels_the_call(endpoint: SipEndpoint,
+                                                                  audio: dict[str, Path]) -> None:
+    callee = await sipp_callee(endpoint, "uas_no_answer.xml", audio["oui"])
+    ringing = asyncio.create_task(dialer(endpoint, callee).dial("0601020304"))
+    await asyncio.sleep(0.5)
+    ringing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await ringing
+    assert endpoint._reserved == 0  # at once, not when the 487 comes
+    run = await callee.done()
+    assert run.returncode == 0 and "cancelled" in run.logs, run.messages[-3000:]
+
+
 async def test_digest_challenge_then_answered(endpoint: SipEndpoint,
                                               audio: dict[str, Path]) -> None:
     callee = await sipp_callee(endpoint, "uas_auth.xml", audio["oui"])

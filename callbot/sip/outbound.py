@@ -12,6 +12,9 @@ Usage (what a campaign does; see docs/telephony.md, "Outbound calls")::
             await call.say("Bonjour, ici la mairie…")
             heard = await call.listen(6.0)     # speech, a key, silence or hang-up
             await call.hangup()                # or: await call.transfer("needs_help")
+    await dialer.close()                       # what is still up, before endpoint.stop()
+
+``campaign_dialer(settings)`` does all of it for ``callbot campaign run``.
 
 Outbound calls share the endpoint's lines with callers: a call is placed only while
 ``keep_free_lines`` more stay free, and callers are let in while any line is free (inbound
