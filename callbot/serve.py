@@ -108,7 +108,8 @@ def build_voice_stack(settings: Settings, brain: Brain) -> VoiceStack:
 def start_answer_prerender(settings: Settings, brain: Brain,
                            stack: VoiceStack) -> AnswerPrerender | None:
     """Knowledge-base answers rendered in the background, once calls are taken (``voice.
-    prerender_answers``); not with injected faults, whose answers must reach Piper."""
+    prerender_answers``), synthesising only while no call is on; not with injected faults,
+    whose answers must reach Piper."""
     if not settings.voice.prerender_answers or stack.prompt_cache is None or faults.injected():
         return None
     from callbot.conversation.spoken_answers import spoken_answers
@@ -116,7 +117,7 @@ def start_answer_prerender(settings: Settings, brain: Brain,
 
     clock = brain.local_clock()
     return AnswerPrerender(stack.prompt_cache, lambda: spoken_answers(brain.kb.refresh(), clock()),
-                           CALL_RATES_HZ).start()
+                           CALL_RATES_HZ, busy=lambda: stack.active_calls > 0).start()
 
 
 def stage_deadlines(settings: Settings) -> DeadlineSettings:

@@ -254,3 +254,22 @@ def test_serve_leaves_the_answers_alone_when_told(voice):
     stack = VoiceStack(brain=None, make_stt=None, make_tts=None,  # type: ignore[arg-type]
                        prompt_cache=PromptCache(voice))
     assert start_answer_prerender(settings, None, stack) is None  # type: ignore[arg-type]
+
+
+def test_synthesis_waits_while_calls_are_on(voice, tmp_path):
+    """The pre-render gives way to calls: nothing is synthesised while one is on (its GIL
+    and CPU are the call's), the sentence comes once the line is free."""
+    calls_on = threading.Event()
+    calls_on.set()
+    counting = CountingVoice(voice)
+    cache = PromptCache(counting, tmp_path)  # type: ignore[arg-type]
+    prerender = AnswerPrerender(cache, lambda: {"one": ["Bonjour et bienvenue."]}, (8000,),
+                                busy=calls_on.is_set)
+    rendering = threading.Thread(target=prerender.run_pass)
+    rendering.start()
+    rendering.join(1.5)
+    assert rendering.is_alive() and counting.finished == [] and prerender.pauses == 1
+    calls_on.clear()
+    rendering.join(30)
+    assert not rendering.is_alive() and len(counting.finished) == 1
+    assert cache.covers("Bonjour et bienvenue.", 8000)

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,11 +91,14 @@ class PromptCache:
         return report
 
     def render_answers(self, texts: Iterable[str], rate_hz: int,
-                       stop: threading.Event | None = None) -> RenderReport:
+                       stop: threading.Event | None = None,
+                       before_synthesis: Callable[[], None] | None = None) -> RenderReport:
         """Hold exactly the sentences of ``texts`` at ``rate_hz`` in the answers store: each is
         served as soon as it is rendered; those of earlier answers no longer said are dropped
         at the end. A sentence Piper fails on is logged and skipped; ``stop`` set ends the
-        render between two sentences (shutdown). Blocking: call it in a thread."""
+        render between two sentences (shutdown); ``before_synthesis`` is called before each
+        sentence not on disk yet (it may wait: the pre-render gives way to calls). Blocking:
+        call it in a thread."""
         started = time.perf_counter()
         sentences = [s for s in _sentences(texts) if (s, rate_hz) not in self._fixed]
         rendered = failed = 0
@@ -105,6 +108,10 @@ class PromptCache:
                 raise RenderStopped
             key = (sentence, rate_hz)
             audio = self.get(sentence, rate_hz)
+            if audio is None and before_synthesis is not None and not self._on_disk(key):
+                before_synthesis()
+                if stop is not None and stop.is_set():
+                    raise RenderStopped
             if audio is None:
                 try:
                     audio, synthesised = self._load_or_synthesise(key)
@@ -167,6 +174,10 @@ class PromptCache:
         stat = voice.stat()
         identity = f"{voice}|{stat.st_size}|{stat.st_mtime_ns}|{key[1]}|{key[0]}"
         return self._dir / f"{hashlib.sha256(identity.encode()).hexdigest()[:40]}.pcm"
+
+    def _on_disk(self, key: tuple[str, int]) -> bool:
+        path = self._disk_path(key)
+        return path is not None and path.is_file()
 
     def _read_disk(self, key: tuple[str, int]) -> bytes | None:
         path = self._disk_path(key)
