@@ -2,7 +2,9 @@
 
 One in-process ``SipEndpoint`` (sippy's dispatcher is one per process) with real speech: the
 pipeline's Silero VAD, faster-whisper base in French and the PyPI Piper voice. sipp plays the
-callee's words (espeak-ng + mbrola-fr1, as headerless µ-law: its ``rtp_stream``).
+callee's words (espeak-ng + mbrola-fr1, as headerless µ-law: its ``rtp_stream``), run by
+``sip_support.run_sipp`` as for the inbound tests. Where the outcome is the campaign's (fine,
+hung up), the answered call is driven by the campaign's own dialogue (``call_driver.drive``).
 """
 
 from __future__ import annotations
