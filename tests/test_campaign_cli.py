@@ -115,6 +115,16 @@ def test_the_do_not_call_list_and_the_purge(callbot: Callbot, tmp_path: Path) ->
     assert callbot("campaign", "status")[1] == ""
 
 
+def test_the_store_purge_purges_campaigns_past_their_retention(callbot: Callbot,
+                                                               tmp_path: Path) -> None:
+    """``callbot store purge`` (the cron job of docs/privacy.md) takes the campaigns too: a
+    list of June with a week's retention is gone by now."""
+    import_list(callbot, tmp_path, "--retention-days", "7")
+    code, out, _ = callbot("store", "purge")
+    assert code == 0 and json.loads(out)["campaigns"] == 1
+    assert callbot("campaign", "status")[1] == ""
+
+
 @pytest.mark.parametrize(("extra", "error"), [
     (("--window", "19:00-09:00"), "--window '19:00-09:00' ends before it starts"),
     (("--window", "9h-19h"), "--window '9h-19h': expected like 09:00-19:00"),

@@ -10,8 +10,12 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from callbot.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -74,15 +78,22 @@ def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """The call log's periods, then the campaigns past their own retention (lists and
+    results: names and numbers of vulnerable people must not outlive their campaign)."""
+    from callbot.store.campaigns import purge_campaigns
     from callbot.store.message_audio import audio_dir, keeps_audio
     from callbot.store.retention import purge
 
-    store = settings.store
-    report = _with_engine(settings, lambda engine: purge(
-        engine, store.retention_days, datetime.now(), store.state_dir / "recordings",
-        store.recording_retention_days, message_audio_dir=audio_dir(store),
-        message_audio_days=store.message_audio_days if keeps_audio(store) else None))
-    print(json.dumps(report.__dict__))
+    store, now = settings.store, datetime.now()
+
+    async def purge_all(engine: AsyncEngine) -> dict[str, int]:
+        report = await purge(
+            engine, store.retention_days, now, store.state_dir / "recordings",
+            store.recording_retention_days, message_audio_dir=audio_dir(store),
+            message_audio_days=store.message_audio_days if keeps_audio(store) else None)
+        return {**report.__dict__, "campaigns": await purge_campaigns(engine, now)}
+
+    print(json.dumps(_with_engine(settings, purge_all)))
     return 0
 
 
