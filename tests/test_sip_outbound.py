@@ -63,14 +63,17 @@ def test_statuses_become_outcomes() -> None:
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Folders for sipp, each with its callee.ul: « oui, allô ? »; the same, then « oui, tout
-    va bien » every few seconds (whenever the bot asks, an answer comes); a voicemail greeting.
+    va bien » (or « non, j'ai besoin d'aide ») every few seconds (whenever the bot asks, an
+    answer comes); a voicemail greeting.
     A lone « oui ? » would be shorter than the VAD's start_secs."""
     root = tmp_path_factory.mktemp("callees")
     said = {name: read_wav(make(name, "mb-fr1", text, out_dir=root))[0] for name, text in (
-        ("hello", "Oui, allô ?"), ("fine", "Oui, tout va bien."), ("machine", GREETING))}
+        ("hello", "Oui, allô ?"), ("fine", "Oui, tout va bien."),
+        ("help", "Non, j'ai besoin d'aide."), ("machine", GREETING))}
     gap = silence(2.5, 8000)
     folders = {}
     for name, pcm in (("oui", said["hello"] + gap), ("fine", said["hello"] + (gap + said["fine"]) * 8),
+                      ("help", said["hello"] + (gap + said["help"]) * 8),
                       ("machine", said["machine"] + silence(1.0, 8000))):
         folder = root / name
         folder.mkdir()
@@ -183,6 +186,23 @@ async def test_a_campaign_call_reaches_a_person_who_says_oui(endpoint: SipEndpoi
     invite = run.messages.split("INVITE sip:+33601020304@", 1)[1].split("SIP/2.0 180", 1)[0]
     assert "application/sdp" in invite and "RTP/AVP 9 0 8 101" in invite  # our offer
     assert "BYE sip:callee@127.0.0.1" in run.messages  # the bot hung up, to the 200's Contact
+
+
+async def test_a_person_who_needs_help_is_put_through_to_the_agent(
+        endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
+    """« Non, j'ai besoin d'aide » to the heatwave question: REFER to the on-duty agent, the
+    callee's NOTIFY 200 ends the bot's part of the call (its BYE)."""
+    callee = await sipp_callee(endpoint, "uas_refer.xml", audio["help"])
+    result = await dialer(endpoint, callee).dial("+33601020304")
+    assert result.outcome == DialOutcome.ANSWERED and result.call is not None, result
+    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
+                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
+    end = await drive(result.call, context, datetime.now)
+    assert end.result == Result.TRANSFERRED, end
+    run = await callee.done()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "REFER Refer-to: <sip:agent@127.0.0.1:5999" in run.logs, run.logs[-2000:]
+    assert "BYE sip:callee@127.0.0.1" in run.messages  # after the NOTIFY 200, the bot left
 
 
 async def test_busy(endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
