@@ -74,6 +74,7 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folders = {}
     for name, pcm in (("oui", said["hello"] + gap), ("fine", said["hello"] + (gap + said["fine"]) * 8),
                       ("help", said["hello"] + (gap + said["help"]) * 8),
+                      ("keys", said["hello"] + silence(25.0, 8000)),  # then keys (SIP INFO)
                       ("machine", said["machine"] + silence(1.0, 8000))):
         folder = root / name
         folder.mkdir()
@@ -203,6 +204,23 @@ async def test_a_person_who_needs_help_is_put_through_to_the_agent(
     assert run.returncode == 0, run.stderr[-3000:]
     assert "REFER Refer-to: <sip:agent@127.0.0.1:5999" in run.logs, run.logs[-2000:]
     assert "BYE sip:callee@127.0.0.1" in run.messages  # after the NOTIFY 200, the bot left
+
+
+async def test_a_person_who_presses_1_is_fine(endpoint: SipEndpoint,
+                                              audio: dict[str, Path]) -> None:
+    """The keypad instead of words: « tapez 1 ou 2 », and 1 as SIP INFO → `fine`, the bot's
+    BYE. Not RFC 4733 here: sipp plays its DTMF pcaps from a socket of its own, a second RTP
+    source beside its audio, and the bot did not hear those keys (RFC 4733 keys are tested
+    inbound, from the tests' RTP peer)."""
+    callee = await sipp_callee(endpoint, "uas_keys.xml", audio["keys"])
+    result = await dialer(endpoint, callee).dial("+33601020304")
+    assert result.outcome == DialOutcome.ANSWERED and result.call is not None, result
+    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
+                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
+    end = await drive(result.call, context, datetime.now)
+    run = await callee.done()
+    assert end.result == Result.FINE, (end, run.stderr[-3000:])
+    assert run.returncode == 0, run.stderr[-3000:]
 
 
 async def test_busy(endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
