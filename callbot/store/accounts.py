@@ -1,8 +1,12 @@
 """Accounts, login sessions and the audit log.
 
 Roles nest: ``ops`` reads the dashboard, ``editor`` also edits the FAQ, ``admin`` also
-manages users. Passwords are argon2 hashes, checked in a thread (argon2 is slow on
-purpose). Session cookies are random tokens; only their SHA-256 is stored.
+manages users. ``campaigns`` (a CCAS agent, issue 16) stands beside that ladder rather than on
+it: what ``ops`` may do, plus the outbound campaigns (import a list, start and pause, see the
+people's names, export the results), and not the FAQ — putting it on the ladder would have
+given it to every editor, or the FAQ to every CCAS agent. ``admin`` may do it all.
+Passwords are argon2 hashes, checked in a thread (argon2 is slow on purpose). Session cookies
+are random tokens; only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callbot.store.schema import audit_log, users, web_sessions
 
-ROLES: tuple[str, ...] = ("ops", "editor", "admin")  # each role can do what the previous can
+LADDER: tuple[str, ...] = ("ops", "editor", "admin")  # each role can do what the previous can
+ROLES: tuple[str, ...] = (*LADDER, "campaigns")  # every role an account may have
+#: Role → the roles' rights it has (``User.can``): the ladder, and ``campaigns`` beside it.
+GRANTS: dict[str, frozenset[str]] = {
+    **{role: frozenset(LADDER[:n + 1]) for n, role in enumerate(LADDER)},
+    "campaigns": frozenset({"ops", "campaigns"}),
+}
+GRANTS["admin"] = GRANTS["admin"] | {"campaigns"}
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("timing-equaliser")  # unknown users cost as much as wrong passwords
@@ -40,7 +51,7 @@ class User:
     password_expired: bool = False  # the next page is "choose your password"
 
     def can(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
+        return role in GRANTS.get(self.role, ())
 
 
 @dataclass(frozen=True)

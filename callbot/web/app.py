@@ -23,7 +23,17 @@ from callbot.config import Settings
 from callbot.speech.preview import piper_preview
 from callbot.store import rollups
 from callbot.store.database import engine_from_settings, migrate
-from callbot.web import admin, auth, dashboard, editor, messages, metrics, phone
+from callbot.web import (
+    admin,
+    auth,
+    campaign_new,
+    campaigns,
+    dashboard,
+    editor,
+    messages,
+    metrics,
+    phone,
+)
 from callbot.web.faq import FaqEditor
 from callbot.web.keys import AUDIO_PREVIEW, EDITOR, ENGINE, SETTINGS
 from callbot.web.phone import PHONE, PhoneLine
@@ -68,14 +78,17 @@ def _brain_loader(settings: Settings) -> PhoneLine:
 
 
 def init_app(settings: Settings, engine: AsyncEngine | None = None,
-             phone_line: PhoneLine | None = None) -> web.Application:
+             phone_line: PhoneLine | None = None,
+             campaign_dialer: campaigns.DialerFactory | None = None) -> web.Application:
     """The whole app; ``engine`` lets tests and benchmarks share theirs, ``phone_line`` lets
-    ``callbot serve`` lend its brain and call log to the « Essayer le robot » page."""
+    ``callbot serve`` lend its brain and call log to the « Essayer le robot » page,
+    ``campaign_dialer`` lets the campaign page start runs (``callbot.web.campaigns``)."""
     app = web.Application(middlewares=[auth.auth_middleware], client_max_size=1024 ** 2)
     app[SETTINGS] = settings
     app[PHONE] = phone_line or _brain_loader(settings)
     app[AUDIO_PREVIEW] = piper_preview(settings)
     app[auth.LOGIN_FAILURES] = defaultdict(deque)
+    campaigns.setup(app, campaign_dialer)
     environment = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         context_processors=[_context, aiohttp_jinja2.request_processor])
@@ -96,7 +109,8 @@ def init_app(settings: Settings, engine: AsyncEngine | None = None,
             await app[ENGINE].dispose()
 
     app.cleanup_ctx.append(database)
-    for module in (auth, metrics, dashboard, editor, admin, phone, messages):
+    for module in (auth, metrics, dashboard, editor, admin, phone, messages, campaign_new,
+                   campaigns):
         app.add_routes(module.routes())
     app.router.add_static("/static", HERE / "static")
     return app
