@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import FormData
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callbot.campaigns.model import ContactStatus, Result
 from callbot.campaigns.scheduler import Save
 from callbot.config import Settings
+from callbot.kb.town_data.sheets import write_table
 from callbot.store import campaign_progress as progress
 from callbot.store.accounts import GRANTS, ROLES, User, add_user, recent_audit
 from callbot.store.campaigns import get_campaign, list_campaigns, load_contacts, status_counts
@@ -44,12 +46,13 @@ async def agent(engine: AsyncEngine) -> AsyncEngine:  # noqa: F811
     return engine
 
 
-def upload(token: str, content: str, filename: str = "registre.csv", action: str = "create",
-           **fields: str) -> FormData:
+def upload(token: str, content: str | bytes, filename: str = "registre.csv",
+           action: str = "create", **fields: str) -> FormData:
     data = FormData()
     for name, value in {**FORM, **fields, "action": action, "csrf_token": token}.items():
         data.add_field(name, value)
-    data.add_field("list", content.encode("utf-8"), filename=filename, content_type="text/csv")
+    body = content.encode("utf-8") if isinstance(content, str) else content
+    data.add_field("list", body, filename=filename, content_type="application/octet-stream")
     return data
 
 
@@ -116,7 +119,7 @@ async def test_forms_need_the_csrf_token(client: TestClient, agent: AsyncEngine)
 
 
 async def test_an_upload_reports_every_bad_row_and_an_unusable_one_creates_nothing(
-        client: TestClient, agent: AsyncEngine) -> None:  # noqa: F811
+        client: TestClient, agent: AsyncEngine, tmp_path: Path) -> None:  # noqa: F811
     await login(client, "ccas")
     token = await page_csrf(client, "/campaigns/new")
     checked = await client.post("/campaigns/new", data=upload(token, GOOD + BAD_ROWS, action="check"))
@@ -128,6 +131,15 @@ async def test_an_upload_reports_every_bad_row_and_an_unusable_one_creates_nothi
     assert "« Bonjour Madame Martin, votre passeport est prêt : venez lundi. »" in html
     assert "ceci est un appel automatisé de la mairie de Villebrune" in html
     assert await list_campaigns(agent) == []  # « Vérifier » stores nothing
+    rows = [line.split(";") for line in (GOOD + BAD_ROWS).splitlines()]
+    for suffix in (".xlsx", ".ods"):  # the spreadsheets, through the same importer
+        sheet = tmp_path / f"registre{suffix}"
+        write_table(sheet, rows[0], rows[1:])
+        checked = await client.post("/campaigns/new", data=upload(
+            token, sheet.read_bytes(), sheet.name, action="check"))
+        html = await checked.text()
+        assert checked.status == 200 and "3 ligne(s) écartée(s)" in html, suffix
+        assert "ligne 4 : no phone number" in html and "venez lundi" in html, suffix
     for content, filename, why in (
             ("Nom;Adresse\nMartin;rue\n", "registre.csv", "ligne 1"),  # no phone column
             (GOOD, "registre.txt", ".csv, .xlsx ou .ods"),
@@ -179,7 +191,12 @@ async def test_the_live_page_and_the_csv_follow_the_store(client: TestClient,  #
     assert '<meta http-equiv="refresh" content="5">' in html
     assert "<td>6</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td>" in html
     assert "Tout va bien pour vous ? Dites oui ou non, ou tapez 1 ou 2." in html
-    assert "callbot campaign run" in html  # this app was given no dialer
+    assert "callbot campaign run" in html and "Lancer les appels" not in html  # no dialer here
+    assert "Écoute impossible" in html  # no Piper voice in the tests: said, not hidden
+    token = await page_csrf(client, one)
+    for action, status in (("start", 409), ("audio", 501)):
+        refused = await client.post(f"{one}/{action}", data={"csrf_token": token})
+        assert refused.status == status, action
     await results(agent, campaign_id, [
         (ContactStatus.FINE, Result.FINE, 1), (ContactStatus.CALLBACK, Result.CALLBACK, 1),
         (ContactStatus.NO_ANSWER, Result.NO_ANSWER, 3), (ContactStatus.VOICEMAIL, Result.VOICEMAIL, 3),
