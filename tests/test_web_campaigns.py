@@ -6,8 +6,10 @@ and a run started and paused from the page over the fake dialer (everyone says �
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callbot.campaigns.fake_dialer import Answer, FakeDialer
 from callbot.campaigns.model import ContactStatus, Result
 from callbot.campaigns.scheduler import Save
 from callbot.config import Settings
@@ -25,7 +28,6 @@ from callbot.store import campaign_progress as progress
 from callbot.store.accounts import GRANTS, ROLES, User, add_user, recent_audit
 from callbot.store.campaigns import get_campaign, list_campaigns, load_contacts, status_counts
 from callbot.web.app import init_app
-from tests.test_campaign_cli import fake_dialer
 from tests.test_web import PASSWORD, client, engine, login, page_csrf, small_data, web_settings  # noqa: F401
 
 GOOD = ("Nom;Téléphone;Date du RDV\nMadame Martin;06 12 34 56 78;lundi\n"
@@ -219,10 +221,27 @@ async def test_the_live_page_and_the_csv_follow_the_store(client: TestClient,  #
         "ccas", "campaign.export", f"campaign {campaign_id}")
 
 
-async def test_start_and_pause_from_the_page(aiohttp_client: object, web_settings: Settings,  # noqa: F811
-                                             agent: AsyncEngine) -> None:
+@contextlib.asynccontextmanager
+async def slow_dialer(settings: Settings) -> AsyncIterator[FakeDialer]:
+    """Everyone answers « oui », each call taking a little over half a second."""
+    yield FakeDialer(lambda number, attempt: Answer(replies=("oui",)), datetime.now, call_sec=0.3)
+
+
+async def until(engine: AsyncEngine, campaign_id: int, done: object) -> dict[str, int]:  # noqa: F811
+    """The counts once ``done(status, counts)`` holds (10 s at most)."""
+    for _ in range(200):
+        status = (await get_campaign(engine, campaign_id)).status  # type: ignore[union-attr]
+        counts = await status_counts(engine, campaign_id)
+        if done(status, counts):  # type: ignore[operator]
+            return counts
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"still {status}: {counts}")
+
+
+async def test_a_pause_lets_the_call_in_progress_end_and_a_start_resumes(
+        aiohttp_client: object, web_settings: Settings, agent: AsyncEngine) -> None:  # noqa: F811
     settings = web_settings.model_copy(update={"fixed_now": "2026-07-01T10:00"})  # a Wednesday
-    app_client = await aiohttp_client(init_app(settings, agent, campaign_dialer=fake_dialer))  # type: ignore[operator]
+    app_client = await aiohttp_client(init_app(settings, agent, campaign_dialer=slow_dialer))  # type: ignore[operator]
     await login(app_client, "ccas")
     await create(app_client, kind="heatwave")
     campaign_id = (await list_campaigns(agent))[0].id
@@ -230,19 +249,22 @@ async def test_start_and_pause_from_the_page(aiohttp_client: object, web_setting
     token = await page_csrf(app_client, one)
     started = await app_client.post(f"{one}/start", data={"csrf_token": token}, allow_redirects=False)
     assert started.status == 303 and started.headers["Location"] == one
+    assert "Suspendre" in await (await app_client.get(one)).text()
+    await until(agent, campaign_id, lambda status, counts: counts.get("in_call"))  # the first
     paused = await app_client.post(f"{one}/pause", data={"csrf_token": token}, allow_redirects=False)
     assert paused.status == 303
-    assert (await get_campaign(agent, campaign_id)).status == "paused"  # type: ignore[union-attr]
-    assert "suspendue" in await (await app_client.get(one)).text()
+    assert "les appels en cours se terminent" in await (await app_client.get(one)).text()
+    counts = await until(agent, campaign_id, lambda status, counts: status == "paused")
+    # the call in progress heard to the end; the second one not placed (unless it was already)
+    assert counts in ({"fine": 1, "pending": 1}, {"fine": 2}), counts
+    html = await (await app_client.get(one)).text()
+    assert "suspendue" in html and "Lancer les appels" in html
     await app_client.post(f"{one}/start", data={"csrf_token": token})
-    for _ in range(200):  # two people, one second apart (the campaign's pacing)
-        if (await get_campaign(agent, campaign_id)).status == "finished":  # type: ignore[union-attr]
-            break
-        await asyncio.sleep(0.05)
-    counts = await status_counts(agent, campaign_id)
-    assert sum(counts.values()) == 2 and set(counts) <= {"fine", "interrupted"}
+    counts = await until(agent, campaign_id, lambda status, counts: status == "finished")
+    assert counts == {"fine": 2}
     html = await (await app_client.get(one)).text()
     assert "terminée" in html and "Lancer les appels" not in html and "http-equiv" not in html
+    assert (await app_client.post(f"{one}/start", data={"csrf_token": token})).status == 409
     actions = [(e["username"], e["action"], e["target"]) for e in await recent_audit(agent)
                if e["action"] in ("campaign.start", "campaign.pause")]
     assert actions == [("ccas", f"campaign.{a}", f"campaign {campaign_id}")

@@ -11,18 +11,20 @@ A run started here is a ``CampaignRunner`` task of the web process over the dial
 given (``CAMPAIGN_DIALER``, a function of the settings returning an async context manager of a
 ``Dialer``, as ``callbot campaign run --dialer`` takes). Without one (the default: the web app
 places no calls of its own yet), the page says to run ``callbot campaign run <id>``. Pausing
-cancels the task: calls in progress are hung up, and the next start finds those people
+places no new call (the dialer answers "no line", which is not a try), lets the calls in
+progress end, then stops the run (``paused``); a start resumes it. Stopping the app cancels
+its runs: calls in progress are hung up, and the next start finds those people
 ``interrupted`` (a callback task for an agent, never called twice: the runner's restart rule).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp_jinja2
@@ -31,6 +33,7 @@ from loguru import logger
 
 from callbot.campaigns import wording
 from callbot.campaigns.call_driver import context_for
+from callbot.campaigns.dialer import DialOutcome, DialResult
 from callbot.campaigns.dialogue import OutboundState, PersonAnswered, Speak, decide
 from callbot.campaigns.model import ContactStatus
 from callbot.campaigns.phones import national
@@ -55,9 +58,10 @@ PAUSED = "paused"
 DialerFactory = Callable[[Settings], AbstractAsyncContextManager[object]]
 #: The dialer runs started from the page use; ``None``: runs are started on the command line.
 CAMPAIGN_DIALER = web.AppKey("campaign_dialer", DialerFactory | None)  # type: ignore[arg-type]
-#: Campaign id → its run in this process.
+#: Campaign id → its ``Run`` in this process.
 RUNS = web.AppKey("campaign_runs", dict)
 MAX_ID = 2**31 - 1
+PAUSE_WAIT_SEC = 600.0  # a pause waits this long at most for the calls in progress
 
 #: The page's totals: French label → the final statuses it counts.
 TOTALS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -107,6 +111,7 @@ def spoken_opening(campaign: CampaignRow, person: Person) -> list[str]:
 def words(request: web.Request) -> dict:
     return {"status_words": STATUS_WORDS, "campaign_words": CAMPAIGN_WORDS,
             "kind_words": KIND_WORDS, "running_here": set(request.app[RUNS]),
+            "pausing_here": {i for i, run in request.app[RUNS].items() if run.pause},
             "can_run": request.app[CAMPAIGN_DIALER] is not None}
 
 
@@ -179,21 +184,48 @@ async def campaign_audio(request: web.Request) -> web.StreamResponse:
     return _no_store(web.Response(body=wav, content_type="audio/wav"))
 
 
-async def _run(app: web.Application, campaign: CampaignRow, factory: DialerFactory) -> None:
+class _Gate:
+    """The dialer, or, once the campaign is paused, no line for a new call: the scheduler
+    keeps the person ``pending`` (a call not placed is not a try) while the calls in
+    progress end as they would."""
+
+    def __init__(self, dialer: object) -> None:
+        self.dialer, self.closed = dialer, False
+
+    async def dial(self, number: str, caller_id: str | None = None) -> object:
+        if self.closed:
+            return DialResult(DialOutcome.FAILED, "campaign paused", placed=False)
+        return await self.dialer.dial(number, caller_id)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Run:
+    """A campaign's run in this process."""
+
+    task: asyncio.Task[None] | None = None
+    gate: _Gate | None = None
+    calls: Callable[[], int] = lambda: 0  # calls in progress (claimed, ringing or answered)
+    pause: asyncio.Task[None] | None = None  # under way: waiting for the calls to end
+
+
+async def _run(app: web.Application, campaign: CampaignRow, factory: DialerFactory, run: Run) -> None:
     from callbot.campaigns.runner import CampaignRunner, RunnerParams, WallClock
 
     settings = app[SETTINGS]
     try:
         async with factory(settings) as dialer:
-            runner = CampaignRunner(app[ENGINE], campaign, dialer, RunnerParams(),  # type: ignore[arg-type]
+            run.gate = _Gate(dialer)
+            runner = CampaignRunner(app[ENGINE], campaign, run.gate, RunnerParams(),  # type: ignore[arg-type]
                                     WallClock(settings.timezone, settings.fixed_now))
+            run.calls = lambda: len(runner.calls)
             await runner.run()
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the page shows the campaign as it was left; the log says why
         logger.warning(f"campaign {campaign.id}: the run stopped ({type(exc).__name__})")
     finally:
-        app[RUNS].pop(campaign.id, None)
+        if app[RUNS].get(campaign.id) is run:
+            del app[RUNS][campaign.id]
 
 
 @requires("campaigns")
@@ -206,23 +238,38 @@ async def campaign_start(request: web.Request) -> web.StreamResponse:
     if campaign.status == FINISHED:
         raise web.HTTPConflict(text="this campaign is finished")
     if campaign.id not in app[RUNS]:
-        app[RUNS][campaign.id] = asyncio.create_task(_run(app, campaign, factory),
-                                                     name=f"campaign-{campaign.id}-web")
+        run = app[RUNS][campaign.id] = Run()
+        run.task = asyncio.create_task(_run(app, campaign, factory, run),
+                                       name=f"campaign-{campaign.id}-web")
         await audit(app[ENGINE], session_of(request).user.username, "campaign.start",
                     f"campaign {campaign.id}")
     return redirect(f"/campaigns/{campaign.id}")
 
 
+async def _pause(app: web.Application, campaign_id: int, run: Run, now: datetime) -> None:
+    """No new call; once the calls in progress are over, the run stops, ``paused``."""
+    if run.gate is not None:
+        run.gate.closed = True
+    for _ in range(int(PAUSE_WAIT_SEC / 0.2)):  # a call lasts a few minutes at most
+        if not run.calls():
+            break
+        await asyncio.sleep(0.2)
+    if run.task is not None:
+        run.task.cancel()
+        await asyncio.gather(run.task, return_exceptions=True)
+    app[RUNS].pop(campaign_id, None)
+    campaign = await get_campaign(app[ENGINE], campaign_id)
+    if campaign is not None and campaign.status != FINISHED:
+        await set_status(app[ENGINE], campaign_id, PAUSED, now)
+
+
 @requires("campaigns")
 async def campaign_pause(request: web.Request) -> web.StreamResponse:
     campaign, app = await _campaign(request), request.app
-    task = app[RUNS].pop(campaign.id, None)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if (await get_campaign(app[ENGINE], campaign.id)).status != FINISHED:  # type: ignore[union-attr]
-            await set_status(app[ENGINE], campaign.id, PAUSED, local_now(request))
+    run = app[RUNS].get(campaign.id)
+    if run is not None and run.pause is None:
+        run.pause = asyncio.create_task(_pause(app, campaign.id, run, local_now(request)),
+                                        name=f"campaign-{campaign.id}-pause")
         await audit(app[ENGINE], session_of(request).user.username, "campaign.pause",
                     f"campaign {campaign.id}")
     return redirect(f"/campaigns/{campaign.id}")
@@ -230,10 +277,10 @@ async def campaign_pause(request: web.Request) -> web.StreamResponse:
 
 async def stop_runs(app: web.Application) -> None:
     """On the app's way out: every run of this process cancelled (resumed by the next start)."""
-    runs = list(app[RUNS].values())
-    for task in runs:
+    tasks = [t for run in app[RUNS].values() for t in (run.pause, run.task) if t is not None]
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*runs, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def setup(app: web.Application, dialer: DialerFactory | None = None) -> None:
