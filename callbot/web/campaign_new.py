@@ -56,6 +56,9 @@ async def new_page(request: web.Request) -> web.Response:
 
 def _spec(form: dict, town: str, username: str, source: str) -> NewCampaign:
     kind = form["kind"]
+    if not town:
+        raise Unusable("La base de connaissances ne se lit pas : le nom de la commune, dit au "
+                       "début de chaque appel, manque (voir l'éditeur de FAQ).")
     if kind not in KIND_WORDS:
         raise Unusable("Choisissez le type de campagne.")
     if not form["name"].strip():
