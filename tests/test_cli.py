@@ -266,3 +266,14 @@ def test_users_add_asks_again_right_after_a_short_password(monkeypatch: pytest.M
     assert _password(argparse.Namespace(password_stdin=False)) == good
     assert prompts == ["password: ", "password: ", "again: "]
     assert "try again" in capsys.readouterr().err
+
+
+def test_users_add_gives_the_campaigns_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A CCAS agent's account from the command line (issue 16: the role beside the ladder)."""
+    monkeypatch.setenv("CALLBOT_STORE__STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("CALLBOT_STORE__URL", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("x" * MIN_PASSWORD_LENGTH + "\n"))
+    assert in_process(["users", "add", "claire", "--role", "campaigns", "--password-stdin"]) == 0
+    assert in_process(["users", "list"]) == 0
+    assert "claire" in (listed := capsys.readouterr().out) and "campaigns" in listed, listed

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from callbot.config import Settings
+from callbot.store.accounts import ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -130,9 +131,9 @@ def register(sub: argparse._SubParsersAction, bench: argparse._SubParsersAction)
                            "disable, list").add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="create an account")
     add.add_argument("username", help="login name of the new account")
-    add.add_argument("--role", choices=("ops", "editor", "admin"), default="ops",
-                     help="ops: dashboard; editor: also the FAQ; admin: also accounts "
-                          "(default ops)")
+    add.add_argument("--role", choices=ROLES, default="ops",
+                     help="ops: dashboard; editor: also the FAQ; admin: also accounts; "
+                          "campaigns: ops and the outbound campaigns (default ops)")
     for name, what in (("passwd", "set a new password of"), ("disable", "disable")):
         users.add_parser(name, help=f"{what} an account").add_argument(
             "username", help="login name of the account")
