@@ -109,6 +109,7 @@ class ConversationProcessor(FrameProcessor):
             return
         elif isinstance(frame, InputDTMFFrame):
             self._record(LineEventKind.DTMF, str(frame.button.value))
+            await self._key_barge_in()
             await self._handle(self._conversation.dtmf, str(frame.button.value))
             return
         await self.push_frame(frame, direction)
@@ -136,6 +137,14 @@ class ConversationProcessor(FrameProcessor):
         if self._turns.should_interrupt(time.monotonic()):
             self.log.debug("barge-in: the caller speaks over the bot")
             self._record(LineEventKind.BARGE_IN)
+            await self.broadcast_interruption()
+
+    async def _key_barge_in(self) -> None:
+        """A key pressed while the bot speaks cuts its words, as speech over them does: the
+        caller who presses 0 during a long answer is not kept waiting for its end (the
+        transfer's words would queue behind it, and nothing cuts those)."""
+        if self._turns.bot_speaking and not self._conversation.ended:
+            self.log.debug("barge-in: a key pressed over the bot")
             await self.broadcast_interruption()
 
     async def _on_transcript(self, frame: TranscriptionFrame) -> None:
