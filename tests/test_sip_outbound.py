@@ -28,7 +28,7 @@ from speech_support import PIPER_VOICE
 from callbot.bridge import g711
 from callbot.campaigns import wording
 from callbot.campaigns.call_driver import drive
-from callbot.campaigns.dialogue import OutboundContext
+from callbot.campaigns.dialogue import End, OutboundContext
 from callbot.campaigns.model import CampaignKind, Result
 from callbot.campaigns.runner import RESULT_OF
 from callbot.config import Settings
@@ -50,6 +50,8 @@ TRUNK_USER, TRUNK_PASSWORD = "mairie", "s3cret-trunk"  # as in uas_auth.xml
 #: The tests' dialers, closed after each test (a failed test leaves its call up).
 DIALERS: list[OutboundDialer] = []
 BOT_PACE = 0.5  # Piper's length_scale in these tests
+HEATWAVE = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
+                           wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
 GREETING = "Bonjour, vous êtes bien sur le répondeur de Marie Dupont. Laissez un message après le bip."
 
 
@@ -172,9 +174,7 @@ async def test_a_campaign_call_reaches_a_person_who_says_oui(endpoint: SipEndpoi
     assert (result.outcome, result.status) == (DialOutcome.ANSWERED, 200), result
     call = result.call
     assert call is not None
-    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
-                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
-    end = await drive(call, context, datetime.now)
+    end = await drive(call, HEATWAVE, datetime.now)
     assert end.result == Result.FINE, end
     decision = await call.machine()  # « Oui, allô ? », then quiet
     assert (decision.verdict, decision.reason) == ("human", "short_greeting")
@@ -189,18 +189,23 @@ async def test_a_campaign_call_reaches_a_person_who_says_oui(endpoint: SipEndpoi
     assert "BYE sip:callee@127.0.0.1" in run.messages  # the bot hung up, to the 200's Contact
 
 
+async def heatwave_call(endpoint: SipEndpoint, scenario: str,
+                        folder: Path) -> tuple[End, SippRun]:
+    """A heatwave check over a real call to sipp playing ``scenario``: the campaign's own
+    dialogue to its end, then sipp's run."""
+    callee = await sipp_callee(endpoint, scenario, folder)
+    result = await dialer(endpoint, callee).dial("+33601020304")
+    assert result.outcome == DialOutcome.ANSWERED and result.call is not None, result
+    end = await drive(result.call, HEATWAVE, datetime.now)
+    return end, await callee.done()
+
+
 async def test_a_person_who_needs_help_is_put_through_to_the_agent(
         endpoint: SipEndpoint, audio: dict[str, Path]) -> None:
     """« Non, j'ai besoin d'aide » to the heatwave question: REFER to the on-duty agent, the
     callee's NOTIFY 200 ends the bot's part of the call (its BYE)."""
-    callee = await sipp_callee(endpoint, "uas_refer.xml", audio["help"])
-    result = await dialer(endpoint, callee).dial("+33601020304")
-    assert result.outcome == DialOutcome.ANSWERED and result.call is not None, result
-    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
-                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
-    end = await drive(result.call, context, datetime.now)
+    end, run = await heatwave_call(endpoint, "uas_refer.xml", audio["help"])
     assert end.result == Result.TRANSFERRED, end
-    run = await callee.done()
     assert run.returncode == 0, run.stderr[-3000:]
     assert "REFER Refer-to: <sip:agent@127.0.0.1:5999" in run.logs, run.logs[-2000:]
     assert "BYE sip:callee@127.0.0.1" in run.messages  # after the NOTIFY 200, the bot left
@@ -212,13 +217,7 @@ async def test_a_person_who_presses_1_is_fine(endpoint: SipEndpoint,
     BYE. Not RFC 4733 here: sipp plays its DTMF pcaps from a socket of its own, a second RTP
     source beside its audio, and the bot did not hear those keys (RFC 4733 keys are tested
     inbound, from the tests' RTP peer)."""
-    callee = await sipp_callee(endpoint, "uas_keys.xml", audio["keys"])
-    result = await dialer(endpoint, callee).dial("+33601020304")
-    assert result.outcome == DialOutcome.ANSWERED and result.call is not None, result
-    context = OutboundContext(CampaignKind.HEATWAVE, "Villebrune", "Il va faire très chaud.",
-                              wording.HEATWAVE_QUESTION, "39 39", listen_sec=8.0)
-    end = await drive(result.call, context, datetime.now)
-    run = await callee.done()
+    end, run = await heatwave_call(endpoint, "uas_keys.xml", audio["keys"])
     assert end.result == Result.FINE, (end, run.stderr[-3000:])
     assert run.returncode == 0, run.stderr[-3000:]
 
