@@ -101,6 +101,13 @@ class PromptCache:
         call it in a thread."""
         started = time.perf_counter()
         sentences = [s for s in _sentences(texts) if (s, rate_hz) not in self._fixed]
+
+        def give_way() -> None:
+            if before_synthesis is not None:
+                before_synthesis()
+            if stop is not None and stop.is_set():
+                raise RenderStopped
+
         rendered = failed = 0
         audio_sec = 0.0
         for sentence in sentences:
@@ -108,13 +115,11 @@ class PromptCache:
                 raise RenderStopped
             key = (sentence, rate_hz)
             audio = self.get(sentence, rate_hz)
-            if audio is None and before_synthesis is not None and not self._on_disk(key):
-                before_synthesis()
-                if stop is not None and stop.is_set():
-                    raise RenderStopped
             if audio is None:
                 try:
-                    audio, synthesised = self._load_or_synthesise(key)
+                    audio, synthesised = self._load_or_synthesise(key, give_way)
+                except RenderStopped:
+                    raise
                 except Exception as error:  # one bad text must not cost the others
                     logger.warning("prompt cache: cannot render [{}]: {}", sentence, error)
                     failed += 1
@@ -158,11 +163,16 @@ class PromptCache:
         """Whether every sentence of ``text`` is cached at ``rate_hz``."""
         return all(self.get(s, rate_hz) is not None for s in spoken_sentences(text))
 
-    def _load_or_synthesise(self, key: tuple[str, int]) -> tuple[bytes, bool]:
-        """The sentence's audio from disk, else from Piper (then written to disk)."""
+    def _load_or_synthesise(self, key: tuple[str, int],
+                            before_synthesis: Callable[[], None] | None = None
+                            ) -> tuple[bytes, bool]:
+        """The sentence's audio from disk, else from Piper (then written to disk), after
+        ``before_synthesis`` (which may wait, or raise to stop)."""
         audio = self._read_disk(key)
         if audio is not None:
             return audio, False
+        if before_synthesis is not None:
+            before_synthesis()
         audio = self._voice.render(*key)
         self._write_disk(key, audio)
         return audio, True
@@ -174,10 +184,6 @@ class PromptCache:
         stat = voice.stat()
         identity = f"{voice}|{stat.st_size}|{stat.st_mtime_ns}|{key[1]}|{key[0]}"
         return self._dir / f"{hashlib.sha256(identity.encode()).hexdigest()[:40]}.pcm"
-
-    def _on_disk(self, key: tuple[str, int]) -> bool:
-        path = self._disk_path(key)
-        return path is not None and path.is_file()
 
     def _read_disk(self, key: tuple[str, int]) -> bytes | None:
         path = self._disk_path(key)
